@@ -1,0 +1,1 @@
+"""Affiliates: accounts, offers as affiliates see them, tracking, conversions, postbacks, stats."""

@@ -1,0 +1,49 @@
+"""Affiliate accounts: creating one with its first API key, and reading them back."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from affiliates.models import Affiliate
+from affiliates.schemas import AffiliateCreate, AffiliateCreated, AffiliateView
+from leadmarket.clock import utcnow
+from leadmarket.db import transaction, violated_constraint
+from leadmarket.errors import Conflict, FieldError, InvalidInput
+from leadmarket.identity import Role, create_api_key
+from leadmarket.validators import check_name
+from marketplace import normalize
+
+
+def create_affiliate(session: Session, data: AffiliateCreate) -> AffiliateCreated:
+    """Create the account and its first API key; the raw key is in the answer and nowhere else."""
+    errors = [e for e in [check_name(data.name)] if e]
+    try:
+        email = normalize.email(data.email)
+    except ValueError as exc:
+        errors.append(FieldError("email", str(exc)))
+    if errors:
+        raise InvalidInput(errors)
+    try:
+        with transaction(session):
+            affiliate = Affiliate(name=data.name.strip(), email=email, status="active", created_at=utcnow())
+            session.add(affiliate)
+            session.flush()
+            _, raw_key = create_api_key(session, role=Role.AFFILIATE, name=f"{affiliate.name} (first key)"[:100],
+                                        affiliate_id=affiliate.id)
+    except IntegrityError as exc:
+        if violated_constraint(exc) == "uq_affiliate_email":
+            raise Conflict("an affiliate with this e-mail exists") from exc
+        raise
+    view = affiliate_view(affiliate)
+    return AffiliateCreated(**{f: getattr(view, f) for f in view.__struct_fields__}, api_key=raw_key)
+
+
+def list_affiliates(session: Session) -> list[Affiliate]:
+    return list(session.execute(select(Affiliate).order_by(Affiliate.id)).scalars())
+
+
+def affiliate_view(affiliate: Affiliate) -> AffiliateView:
+    return AffiliateView(id=affiliate.id, name=affiliate.name, email=affiliate.email, status=affiliate.status,
+                         created_at=affiliate.created_at)

@@ -1,0 +1,100 @@
+"""Every failure becomes an application/problem+json answer here, and nowhere else."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.openapi import ResponseSpec
+from litestar.exceptions import HTTPException, ValidationException
+
+from leadmarket.errors import (Conflict, DomainError, InvalidInput, NotAuthenticated, NotFound, PermissionDenied,
+                               ServiceUnavailable)
+
+log = logging.getLogger("leadmarket.api")
+
+STATUS: dict[type[DomainError], int] = {
+    NotAuthenticated: 401, PermissionDenied: 403, NotFound: 404, Conflict: 409, InvalidInput: 422,
+    ServiceUnavailable: 503,
+}
+# msgspec says where a body went wrong as `$.contact.phone` or `$.fields[0].type`.
+_MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+
+
+def _body(title: str, status: int, detail: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"title": title, "status": status, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def _problem(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+    return Response(body, status_code=body["status"], media_type="application/problem+json", headers=headers)
+
+
+def domain_problem(_: Request, exc: DomainError) -> Response[dict[str, Any]]:
+    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+    errors = [{"field": e.field, "reason": e.reason} for e in exc.errors] if isinstance(exc, InvalidInput) else None
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return _problem(_body(type(exc).__name__, status, str(exc), errors), headers)
+
+
+def validation_problem(_: Request, exc: ValidationException) -> Response[dict[str, Any]]:
+    """Litestar's body/parameter check (msgspec) in the same 422 shape as ours."""
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        message = str(item.get("message", "is invalid"))
+        match = _MSGSPEC_PATH.match(message)
+        path = (match.group("path") or "").lstrip(".") if match else ""
+        reason = match.group("reason") if match else message
+        field = path or str(item.get("key") or "body")
+        errors.append({"field": field, "reason": reason})
+    if not errors:
+        errors = [{"field": "body", "reason": exc.detail or "is not valid"}]
+    detail = exc.detail if exc.detail and not exc.detail.startswith("Validation failed for") else "Validation failed"
+    return _problem(_body("InvalidInput", 422 if errors[0]["field"] != "body" else 400, detail, errors))
+
+
+def http_problem(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
+    headers = dict(exc.headers or {})
+    return _problem(_body(type(exc).__name__, exc.status_code, str(exc.detail)), headers or None)
+
+
+def unexpected_problem(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    # The traceback goes to the log (which never holds request bodies), not to the client.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _problem(_body("InternalServerError", 500, "Something went wrong on our side; it was logged."))
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: domain_problem,
+    ValidationException: validation_problem,
+    HTTPException: http_problem,
+    Exception: unexpected_problem,
+}
+
+
+class ProblemField(msgspec.Struct):
+    field: str
+    reason: str
+
+
+class Problem(msgspec.Struct):
+    """RFC 9457 problem details; `errors` lists every bad field on a 422."""
+
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemField] | None = None
+
+
+def problems(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problems a handler can answer with."""
+    text = {400: "Malformed request", 401: "Missing or unknown API key", 403: "Wrong role for this action",
+            404: "Not found, or not yours", 409: "Conflicts with the current state", 413: "Body too large",
+            422: "Invalid fields, each named with its reason", 503: "A dependency is down; retry later"}
+    return {code: ResponseSpec(data_container=Problem, description=text[code], media_type="application/problem+json")
+            for code in codes}

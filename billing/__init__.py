@@ -1,0 +1,1 @@
+"""Billing: ledger, pricing, balances and top-ups, invoices, commissions, payouts, Stripe."""

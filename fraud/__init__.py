@@ -1,0 +1,1 @@
+"""Fraud: screening rules, scores and reasons, velocity counters, blocklists, review queue."""

@@ -1,0 +1,1 @@
+"""Leadmarket's shared home: settings, database, errors, money, Celery, Redis, identity, CLI."""

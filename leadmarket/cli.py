@@ -1,0 +1,109 @@
+"""The `leadmarket` command: serve, worker, beat, db upgrade, apikey create, demo."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from leadmarket.settings import Settings, configure
+
+
+@click.group()
+def main() -> None:
+    """Leadmarket: a lead marketplace and affiliate CPA platform."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Server processes (PostgreSQL only).")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API and the portal (uvicorn, uvloop, httptools)."""
+    import uvicorn
+
+    settings = configure(Settings.from_env())
+    if settings.is_sqlite and workers > 1:
+        raise click.UsageError("the embedded SQLite database serves from one process; set DATABASE_URL for more")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, loop="uvloop",
+                http="httptools", access_log=False, proxy_headers=True, log_level="info")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def worker(celery_args: tuple[str, ...]) -> None:
+    """Run a Celery worker (extra arguments go to `celery worker`)."""
+    from leadmarket.celery_app import celery_app, configure_celery
+
+    settings = configure(Settings.from_env())
+    if not settings.redis_url:
+        raise click.UsageError("REDIS_URL is not set: without a broker, tasks already run inside the server")
+    configure_celery(settings)
+    celery_app.worker_main(["worker", "--loglevel=INFO", *celery_args])
+
+
+@main.command()
+def beat() -> None:
+    """Run Celery beat, the scheduler of periodic tasks (one per deployment)."""
+    from leadmarket.celery_app import celery_app, configure_celery
+
+    settings = configure(Settings.from_env())
+    if not settings.redis_url:
+        raise click.UsageError("REDIS_URL is not set")
+    configure_celery(settings)
+    celery_app.start(["beat", "--loglevel=INFO"])
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations to DATABASE_URL (the embedded SQLite file by default)."""
+    from leadmarket.migrate import upgrade
+
+    settings = configure(Settings.from_env())
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}", err=True)
+
+
+@main.group()
+def apikey() -> None:
+    """API keys for staff."""
+
+
+@apikey.command("create")
+@click.option("--role", type=click.Choice(["admin", "finance"]), required=True)
+@click.option("--name", required=True)
+def apikey_create(role: str, name: str) -> None:
+    """Create a staff key and print it alone on stdout (it is shown only this once)."""
+    from leadmarket.db import session_scope, transaction
+    from leadmarket.errors import InvalidInput
+    from leadmarket.identity import Role, create_api_key
+
+    configure(Settings.from_env())
+    try:
+        with session_scope() as session, transaction(session):
+            _, raw = create_api_key(session, role=Role(role), name=name)
+    except InvalidInput as exc:
+        raise click.BadParameter("; ".join(f"{e.field} {e.reason}" for e in exc.errors)) from None
+    sys.stdout.write(raw + "\n")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Seed and print the keys, then exit.")
+@click.option("--leads", default=300, show_default=True, type=int, help="How many leads to seed.")
+def demo(host: str, port: int, no_serve: bool, leads: int) -> None:
+    """Migrate the embedded database, seed a believable network, print keys, and serve it."""
+    from leadmarket.demo import run_demo
+
+    run_demo(host=host, port=port, serve=not no_serve, lead_count=leads)
+
+
+if __name__ == "__main__":
+    main()

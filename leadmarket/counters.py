@@ -1,0 +1,67 @@
+"""Sliding-window counters (velocity checks, rate limits): Redis when configured, else in memory.
+
+A counter is advisory, never an invariant: when Redis fails, `hit` logs it and answers None so
+the caller degrades instead of losing or blocking the request.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+
+import redis
+
+from leadmarket.redis_client import redis_client
+from leadmarket.settings import Settings
+
+log = logging.getLogger("leadmarket.counters")
+PREFIX = "lm:win:"
+
+
+class MemoryWindows:
+    """Per-process windows, for the embedded default (one process, no Redis)."""
+
+    def __init__(self) -> None:
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, window_seconds: float, now: float) -> int:
+        with self._lock:
+            hits = self._hits[key]
+            while hits and hits[0] <= now - window_seconds:
+                hits.popleft()
+            hits.append(now)
+            return len(hits)
+
+
+class RedisWindows:
+    """A sorted set per key: members are hits, scores their times; old hits are trimmed."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+
+    def hit(self, key: str, window_seconds: float, now: float) -> int:
+        name = PREFIX + key
+        pipe = self._client.pipeline(transaction=True)
+        pipe.zremrangebyscore(name, "-inf", now - window_seconds)
+        pipe.zadd(name, {f"{now:.6f}:{secrets.token_hex(4)}": now})
+        pipe.zcard(name)
+        pipe.expire(name, int(window_seconds) + 1)
+        return int(pipe.execute()[2])
+
+
+class Windows:
+    def __init__(self, settings: Settings) -> None:
+        client = redis_client(settings)
+        self._backend: MemoryWindows | RedisWindows = RedisWindows(client) if client else MemoryWindows()
+
+    def hit(self, key: str, window_seconds: float, now: float | None = None) -> int | None:
+        """Count one hit on `key`; the hits inside the window including this one, or None if unknown."""
+        try:
+            return self._backend.hit(key, window_seconds, time.time() if now is None else now)
+        except redis.RedisError as exc:
+            log.warning("counter unavailable, degrading: %s", type(exc).__name__)
+            return None

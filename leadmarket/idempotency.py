@@ -1,0 +1,91 @@
+"""Idempotency-Key records: a retried request with the same key and body gets the first answer.
+
+The record is inserted in the same transaction as the work it guards, so a key is either
+bound to committed work and its answer, or to nothing at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from leadmarket.clock import utcnow
+from leadmarket.db import Base, JSONType, UTCDateTime, transaction
+from leadmarket.errors import Conflict, FieldError, InvalidInput
+from leadmarket.upsert import insert_ignoring_conflict
+
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IdempotencyKeyReused(Conflict):
+    def __init__(self) -> None:
+        super().__init__("Idempotency-Key was already used with a different request body")
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: dict[str, Any]
+
+
+def request_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def check_key(key: str) -> None:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput([FieldError("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} printable characters")])
+
+
+def claim(session: Session, scope: str, key: str, body_hash: str) -> IdempotencyRecord | Replay:
+    """Bind `key` to this request inside the caller's transaction.
+
+    Returns the new record to complete later, or the first answer when the same request was
+    already done. A concurrent twin blocks on the unique index until the first commits.
+    """
+    check_key(key)
+    record_id = insert_ignoring_conflict(
+        session, IdempotencyRecord,
+        {"scope": scope, "key": key, "request_hash": body_hash, "created_at": utcnow()},
+        conflict_columns=["scope", "key"], returning=IdempotencyRecord.id,
+    )
+    if record_id is not None:
+        return session.get_one(IdempotencyRecord, record_id)
+    existing = session.execute(
+        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+    ).scalar_one()
+    if existing.request_hash != body_hash:
+        raise IdempotencyKeyReused()
+    if existing.response_status is None:
+        raise Conflict("a request with this Idempotency-Key is still in progress")
+    return Replay(existing.response_status, existing.response_body or {})
+
+
+def complete(record: IdempotencyRecord, status: int, body: dict[str, Any]) -> None:
+    record.response_status = status
+    record.response_body = body
+
+
+def purge_before(session: Session, cutoff: datetime) -> int:
+    """Forget keys older than `cutoff`; a retry after that counts as a new request."""
+    with transaction(session):
+        result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
+    return int(result.rowcount or 0)

@@ -1,0 +1,15 @@
+"""Imports every domain's models so `Base.metadata` holds the whole schema (Alembic, tests)."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+import affiliates.models  # noqa: F401
+import leadmarket.identity  # noqa: F401
+import leadmarket.idempotency  # noqa: F401
+import marketplace.models  # noqa: F401
+from leadmarket.db import Base
+
+
+def metadata() -> MetaData:
+    return Base.metadata

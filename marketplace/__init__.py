@@ -1,0 +1,1 @@
+"""Marketplace: verticals, advertisers, leads (intake, normalization, dedupe), orders, sales, store."""

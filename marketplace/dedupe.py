@@ -1,0 +1,61 @@
+"""Exact deduplication: one lead per normalized phone or e-mail per vertical within its window.
+
+Decided by the database: each contact key is a row in `dedupe_claim`, taken over by a new lead
+only when its holder is older than the window. Two identical posts at the same instant meet on
+the primary key; the second waits for the first to commit and then sees the claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadmarket.settings import current_settings
+from leadmarket.upsert import insert_or_take_over
+from marketplace.models import DedupeClaim, Lead, Vertical
+
+
+def key_digest(kind: str, value: str) -> str:
+    """A keyed hash of a normalized contact value, so the claim table holds no contact data."""
+    secret = current_settings().secret_key.encode()
+    return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def contact_keys(lead: Lead) -> list[tuple[str, str]]:
+    keys = [("email", key_digest("email", lead.email)) if lead.email else None,
+            ("phone", key_digest("phone", lead.phone)) if lead.phone else None]
+    # A fixed order of claims means two leads sharing keys never wait on each other in a cycle.
+    return sorted(k for k in keys if k is not None)
+
+
+def claim_contact_keys(session: Session, lead: Lead, vertical: Vertical, now: datetime) -> int | None:
+    """Claim the lead's keys for it; returns the id of the lead already holding one, or None.
+
+    On a duplicate every claim this call made is rolled back (a savepoint), so a rejected
+    lead holds no key.
+    """
+    cutoff = now - timedelta(days=vertical.dedupe_window_days)
+    savepoint = session.begin_nested()
+    for kind, digest in contact_keys(lead):
+        won = insert_or_take_over(
+            session, DedupeClaim,
+            {"vertical_id": vertical.id, "key_kind": kind, "key_digest": digest, "lead_id": lead.id,
+             "claimed_at": now},
+            conflict_columns=["vertical_id", "key_kind", "key_digest"],
+            take_over={"lead_id": lead.id, "claimed_at": now},
+            when=DedupeClaim.claimed_at <= cutoff,
+            returning=DedupeClaim.lead_id,
+        )
+        if won is None:
+            holder = session.execute(
+                select(DedupeClaim.lead_id).where(DedupeClaim.vertical_id == vertical.id,
+                                                  DedupeClaim.key_kind == kind, DedupeClaim.key_digest == digest)
+            ).scalar_one()
+            savepoint.rollback()
+            return holder
+    savepoint.commit()
+    return None

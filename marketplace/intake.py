@@ -1,0 +1,120 @@
+"""Lead intake: validate, normalize, deduplicate, screen, distribute — committed before the answer.
+
+`decide` is the seam where fraud screening and distribution plug in; everything else here is
+the durable path every lead takes, whatever the decision.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from affiliates.models import Offer
+from fraud.screen import screen_lead
+from leadmarket import idempotency
+from leadmarket.clock import utcnow
+from leadmarket.db import transaction
+from leadmarket.errors import InvalidInput, NotFound, PermissionDenied
+from leadmarket.identity import Principal, Role
+from leadmarket.money import from_minor
+from marketplace import dedupe
+from marketplace.distribution import Outcome, distribute
+from marketplace.models import Lead
+from marketplace.schemas import LeadDecision, LeadSubmission, LeadView
+from marketplace.validation import ValidLead, validate_submission
+
+
+def submit_lead(session: Session, principal: Principal, submission: LeadSubmission, *,
+                idempotency_key: str | None = None) -> LeadDecision:
+    """Take one lead from an affiliate. When this returns, the lead and its outcome are committed."""
+    if principal.affiliate_id is None:
+        raise PermissionDenied("only affiliates post leads")
+    offer = _active_offer(session, submission.offer_id)
+    now = utcnow()
+    valid = validate_submission(submission, offer.vertical, now)
+    body_hash = idempotency.request_hash(msgspec.json.encode(submission, order="sorted"))
+    with transaction(session):
+        record = None
+        if idempotency_key is not None:
+            claimed = idempotency.claim(session, principal.scope, idempotency_key, body_hash)
+            if isinstance(claimed, idempotency.Replay):
+                return msgspec.convert(claimed.body, LeadDecision)
+            record = claimed
+        lead = _new_lead(principal, offer, valid, now)
+        session.add(lead)
+        session.flush()
+        holder = dedupe.claim_contact_keys(session, lead, offer.vertical, now)
+        if holder is not None:
+            outcome = Outcome(status="rejected", payout_minor=0, reason="duplicate", duplicate_of=holder)
+        else:
+            outcome = decide(session, lead, offer)
+        lead.status, lead.reason, lead.payout_minor = outcome.status, outcome.reason, outcome.payout_minor
+        lead.duplicate_of_id = outcome.duplicate_of
+        decision = LeadDecision(lead_id=lead.id, status=outcome.status, reason=outcome.reason,
+                                payout=from_minor(outcome.payout_minor, offer.currency), currency=offer.currency,
+                                duplicate_of=outcome.duplicate_of)
+        if record is not None:
+            idempotency.complete(record, 201, msgspec.to_builtins(decision))
+    return decision
+
+
+def decide(session: Session, lead: Lead, offer: Offer) -> Outcome:
+    """Screen a unique lead, then sell or store it. Runs inside intake's transaction."""
+    screening = screen_lead(session, lead)
+    lead.fraud_score, lead.fraud_reasons = screening.score, list(screening.reasons)
+    if screening.verdict == "reject":
+        return Outcome(status="rejected", payout_minor=0, reason=screening.reasons[0] if screening.reasons else "fraud")
+    if screening.verdict == "review":
+        return Outcome(status="review", payout_minor=0, reason="review")
+    return distribute(session, lead, offer)
+
+
+def _active_offer(session: Session, offer_id: int | None) -> Offer:
+    if offer_id is None:
+        raise InvalidInput.one("offer_id", "is required")
+    offer = session.get(Offer, offer_id)
+    if offer is None or offer.status != "active":
+        raise InvalidInput.one("offer_id", "no active offer with this id")
+    return offer
+
+
+def _new_lead(principal: Principal, offer: Offer, valid: ValidLead, now: datetime) -> Lead:
+    contact = valid.contact
+    return Lead(
+        offer_id=offer.id, affiliate_id=principal.affiliate_id, vertical_id=offer.vertical_id, status="accepted",
+        click_id=valid.click_id, **{key: valid.sub_ids.get(key) for key in ("sub1", "sub2", "sub3", "sub4", "sub5")},
+        first_name=contact["first_name"], last_name=contact["last_name"], email=contact.get("email"),
+        phone=contact.get("phone"), profile_url=contact.get("profile_url"), country=contact["country"],
+        region=contact.get("region"), city=contact.get("city"), postal_code=contact.get("postal_code"),
+        address=contact.get("address"), date_of_birth=contact.get("date_of_birth"), attributes=valid.attributes,
+        consent=valid.consent, meta=valid.meta, payout_minor=0, currency=offer.currency, fraud_reasons=[],
+        created_at=now,
+    )
+
+
+def leads_visible_to(principal: Principal) -> Select[tuple[Lead]]:
+    """The one scoping query for leads: an affiliate sees their own, staff see all."""
+    query = select(Lead)
+    if principal.role in (Role.ADMIN, Role.FINANCE):
+        return query
+    if principal.affiliate_id is not None:
+        return query.where(Lead.affiliate_id == principal.affiliate_id)
+    return query.where(False)
+
+
+def get_lead(session: Session, principal: Principal, lead_id: int) -> LeadView:
+    lead = session.execute(leads_visible_to(principal).where(Lead.id == lead_id)).scalar_one_or_none()
+    if lead is None:
+        raise NotFound(f"no lead {lead_id}")
+    contact = {k: getattr(lead, k) for k in ("first_name", "last_name", "email", "phone", "profile_url", "country",
+                                             "region", "city", "postal_code", "address")}
+    contact["date_of_birth"] = lead.date_of_birth.isoformat() if lead.date_of_birth else None
+    return LeadView(lead_id=lead.id, offer_id=lead.offer_id, status=lead.status, reason=lead.reason,
+                    duplicate_of=lead.duplicate_of_id, payout=from_minor(lead.payout_minor, lead.currency),
+                    currency=lead.currency, click_id=lead.click_id, sub_ids=lead.sub_ids,
+                    contact={k: v for k, v in contact.items() if v is not None}, attributes=lead.attributes,
+                    fraud_score=lead.fraud_score, fraud_reasons=lead.fraud_reasons, temperature=lead.temperature,
+                    created_at=lead.created_at)

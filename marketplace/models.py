@@ -1,0 +1,128 @@
+"""Marketplace tables: verticals, advertisers, leads and the dedupe claims that keep leads unique."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger,
+                        String)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from leadmarket.db import Base, JSONType, UTCDateTime
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids for big tables.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+LEAD_STATUSES = ("accepted", "sold", "review", "rejected")
+
+
+class Vertical(Base):
+    __tablename__ = "vertical"
+    __table_args__ = (
+        CheckConstraint("dedupe_window_days >= 0", name="dedupe_window_not_negative"),
+        CheckConstraint("max_shared_sales >= 1", name="max_shared_sales_positive"),
+        CheckConstraint("base_price_minor >= 0", name="base_price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    dedupe_window_days: Mapped[int] = mapped_column(Integer)
+    max_shared_sales: Mapped[int] = mapped_column(Integer)
+    base_price_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Advertiser(Base):
+    __tablename__ = "advertiser"
+    __table_args__ = (
+        CheckConstraint("billing_mode IN ('prepaid', 'invoice')", name="billing_mode_known"),
+        CheckConstraint("credit_limit_minor >= 0", name="credit_limit_not_negative"),
+        CheckConstraint("status IN ('active', 'paused')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    billing_mode: Mapped[str] = mapped_column(String(10))
+    credit_limit_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Lead(Base):
+    __tablename__ = "lead"
+    __table_args__ = (
+        CheckConstraint("status IN ('accepted', 'sold', 'review', 'rejected')", name="status_known"),
+        CheckConstraint("payout_minor >= 0", name="payout_not_negative"),
+        CheckConstraint("email IS NOT NULL OR phone IS NOT NULL OR profile_url IS NOT NULL",
+                        name="reachable"),
+        Index("ix_lead_affiliate_id_created_at", "affiliate_id", "created_at"),
+        Index("ix_lead_vertical_id_created_at", "vertical_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offer.id"), index=True)
+    affiliate_id: Mapped[int] = mapped_column(ForeignKey("affiliate.id"))
+    vertical_id: Mapped[int] = mapped_column(ForeignKey("vertical.id"))
+    status: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("lead.id"))
+    click_id: Mapped[str | None] = mapped_column(String(64))
+    sub1: Mapped[str | None] = mapped_column(String(255))
+    sub2: Mapped[str | None] = mapped_column(String(255))
+    sub3: Mapped[str | None] = mapped_column(String(255))
+    sub4: Mapped[str | None] = mapped_column(String(255))
+    sub5: Mapped[str | None] = mapped_column(String(255))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    profile_url: Mapped[str | None] = mapped_column(String(500))
+    country: Mapped[str] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(100))
+    city: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str | None] = mapped_column(String(300))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    consent: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    payout_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    fraud_score: Mapped[int | None] = mapped_column(SmallInteger)
+    fraud_reasons: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    temperature: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    offer = relationship("Offer", lazy="raise")
+    vertical = relationship("Vertical", lazy="raise")
+
+    @property
+    def sub_ids(self) -> dict[str, str]:
+        return {f"sub{i}": v for i in range(1, 6) if (v := getattr(self, f"sub{i}"))}
+
+
+class DedupeClaim(Base):
+    """One row per (vertical, contact key): which lead holds the key, and since when.
+
+    A new lead takes the claim over only when the holder is older than the vertical's
+    window; the unique key makes two simultaneous identical posts resolve to one winner.
+    The key is a keyed hash, so this table holds no contact data.
+    """
+
+    __tablename__ = "dedupe_claim"
+    __table_args__ = (CheckConstraint("key_kind IN ('phone', 'email')", name="key_kind_known"),)
+
+    vertical_id: Mapped[int] = mapped_column(ForeignKey("vertical.id"), primary_key=True)
+    key_kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id"), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+__all__ = ["LEAD_STATUSES", "Advertiser", "DedupeClaim", "Lead", "Vertical"]

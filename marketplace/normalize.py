@@ -1,0 +1,58 @@
+"""Contact normalization: phones to E.164 (phonenumbers), e-mails checked and lower-cased, names trimmed.
+
+Each function returns the normalized value or raises ValueError with a human reason.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS) - {"001"}
+_SPACES = re.compile(r"\s+")
+
+
+def clean_text(value: str) -> str:
+    """NFC, trimmed, inner runs of white space folded to one space."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
+
+
+def country(value: str) -> str:
+    code = value.strip().upper()
+    if code not in COUNTRIES:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code such as \"US\"")
+    return code
+
+
+def phone(value: str, country_code: str | None) -> str:
+    """A number as written by a person, read in the lead's country unless it starts with +."""
+    try:
+        number = phonenumbers.parse(value, country_code)
+    except phonenumbers.NumberParseException:
+        raise ValueError("is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        where = f" for {country_code}" if country_code and not value.strip().startswith("+") else ""
+        raise ValueError(f"is not a valid phone number{where}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email(value: str) -> str:
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"is not a valid e-mail address: {exc}") from None
+    return result.normalized.lower()
+
+
+def person_name(value: str) -> str:
+    name = clean_text(value)
+    if not name:
+        raise ValueError("must not be empty")
+    if len(name) > 100:
+        raise ValueError("must be at most 100 characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise ValueError("must not contain control characters")
+    return name

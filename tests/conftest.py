@@ -1,0 +1,94 @@
+"""Test fixtures: a throwaway PostgreSQL database built by Alembic, our own Redis index, the app."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+import redis
+from litestar.testing import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.app import create_app
+from leadmarket.celery_app import configure_celery
+from leadmarket.db import make_engine
+from leadmarket.migrate import upgrade
+from leadmarket.registry import metadata
+from leadmarket.settings import Settings, configure
+from tests.support import Network, build_network
+
+PG_SERVER = os.environ.get("LEADMARKET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("LEADMARKET_TEST_REDIS", "redis://127.0.0.1:6379/11")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = f"leadmarket_test_{secrets.token_hex(4)}"
+    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{PG_SERVER}/{name}"
+    try:
+        upgrade(url)  # the schema production gets
+        yield url
+    finally:
+        from leadmarket.db import _engines
+
+        for engine in _engines.values():
+            engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    settings = Settings(database_url=database_url, redis_url=REDIS_URL, secret_key="test-secret-key",
+                        public_base_url="http://testserver")
+    configure(settings)
+    configure_celery(settings.__class__(**{**settings.__dict__, "redis_url": None}))  # tasks run in-process
+    return settings
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.database_url, pool_size=20)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """A session factory on the test database; every row written is removed after the test."""
+    yield sessionmaker(engine, expire_on_commit=False)
+    tables = ", ".join(f'"{t.name}"' for t in metadata().sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def redis_db(settings: Settings) -> Iterator[redis.Redis]:
+    """Our own Redis database index, emptied after the test (never another index)."""
+    client = redis.Redis.from_url(settings.redis_url)
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine, db: sessionmaker[Session]) -> Iterator[TestClient]:
+    from api.auth import ApiKeyAuthentication
+
+    ApiKeyAuthentication._cache.clear()
+    app = create_app(settings, engine=engine)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def network(client: TestClient, db: sessionmaker[Session]) -> Network:
+    """A small network built through the admin API: one vertical, two affiliates, offers."""
+    return build_network(client, db)

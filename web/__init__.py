@@ -1,0 +1,1 @@
+"""The portal: server-rendered pages (Jinja + HTMX), templates and static files."""
