@@ -18,7 +18,6 @@ from leadmarket.redis_client import redis_client
 from leadmarket.settings import Settings
 
 log = logging.getLogger("leadmarket.counters")
-PREFIX = "lm:win:"
 
 
 class MemoryWindows:
@@ -40,11 +39,12 @@ class MemoryWindows:
 class RedisWindows:
     """A sorted set per key: members are hits, scores their times; old hits are trimmed."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
         self._client = client
+        self._prefix = prefix + "win:"
 
     def hit(self, key: str, window_seconds: float, now: float) -> int:
-        name = PREFIX + key
+        name = self._prefix + key
         pipe = self._client.pipeline(transaction=True)
         pipe.zremrangebyscore(name, "-inf", now - window_seconds)
         pipe.zadd(name, {f"{now:.6f}:{secrets.token_hex(4)}": now})
@@ -56,7 +56,7 @@ class RedisWindows:
 class Windows:
     def __init__(self, settings: Settings) -> None:
         client = redis_client(settings)
-        self._backend: MemoryWindows | RedisWindows = RedisWindows(client) if client else MemoryWindows()
+        self._backend: MemoryWindows | RedisWindows = RedisWindows(client, settings.redis_prefix) if client else MemoryWindows()
 
     def hit(self, key: str, window_seconds: float, now: float | None = None) -> int | None:
         """Count one hit on `key`; the hits inside the window including this one, or None if unknown."""

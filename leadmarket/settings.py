@@ -34,6 +34,7 @@ class Settings:
     db_pool_size: int = 10
     public_base_url: str = "http://127.0.0.1:8000"
     currency: str = "USD"
+    redis_prefix: str = "lm:"
 
     @property
     def is_sqlite(self) -> bool:
@@ -59,6 +60,7 @@ class Settings:
             db_pool_size=int(env.get("LEADMARKET_DB_POOL_SIZE", "10")),
             public_base_url=env.get("LEADMARKET_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             currency=env.get("LEADMARKET_CURRENCY", "USD").upper(),
+            redis_prefix=env.get("LEADMARKET_REDIS_PREFIX", "lm:"),
         )
 
 

@@ -47,7 +47,7 @@ def database_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     settings = Settings(database_url=database_url, redis_url=REDIS_URL, secret_key="test-secret-key",
-                        public_base_url="http://testserver")
+                        public_base_url="http://testserver", redis_prefix=f"lmtest:{secrets.token_hex(4)}:")
     configure(settings)
     configure_celery(settings.__class__(**{**settings.__dict__, "redis_url": None}))  # tasks run in-process
     return settings
@@ -71,10 +71,12 @@ def db(engine: Engine) -> Iterator[sessionmaker[Session]]:
 
 @pytest.fixture
 def redis_db(settings: Settings) -> Iterator[redis.Redis]:
-    """Our own Redis database index, emptied after the test (never another index)."""
+    """Redis on our own index; after the test only the keys under this run's prefix are deleted,
+    so parallel runs and other users of the server keep theirs."""
     client = redis.Redis.from_url(settings.redis_url)
     yield client
-    client.flushdb()
+    for key in client.scan_iter(match=settings.redis_prefix + "*", count=1000):
+        client.delete(key)
     client.close()
 
 
