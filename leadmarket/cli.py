@@ -82,6 +82,7 @@ def apikey_create(role: str, name: str) -> None:
     """Create a staff key and print it alone on stdout (it is shown only this once)."""
     from leadmarket.db import session_scope, transaction
     from leadmarket.errors import InvalidInput
+    from leadmarket import registry  # noqa: F401  (api_key's foreign keys need every model mapped)
     from leadmarket.identity import Role, create_api_key
 
     configure(Settings.from_env())
