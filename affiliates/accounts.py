@@ -12,12 +12,13 @@ from leadmarket.clock import utcnow
 from leadmarket.db import transaction, violated_constraint
 from leadmarket.errors import Conflict, FieldError, InvalidInput
 from leadmarket.identity import Role, create_api_key
-from leadmarket.validators import check_name
+from leadmarket.validators import check_name, reject_nul
 from marketplace import normalize
 
 
 def create_affiliate(session: Session, data: AffiliateCreate) -> AffiliateCreated:
     """Create the account and its first API key; the raw key is in the answer and nowhere else."""
+    reject_nul(data)
     errors = [e for e in [check_name(data.name)] if e]
     try:
         email = normalize.email(data.email)

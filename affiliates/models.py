@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from leadmarket.db import Base, UTCDateTime
@@ -44,5 +44,15 @@ class Offer(Base):
     landing_url: Mapped[str] = mapped_column(String(2000))
     status: Mapped[str] = mapped_column(String(10), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Overrides of the vertical's fraud thresholds and of the default minimum form time (NULL: inherit).
+    review_at: Mapped[int | None] = mapped_column(
+        SmallInteger, CheckConstraint("review_at BETWEEN 1 AND 100", name="review_at_range"))
+    reject_at: Mapped[int | None] = mapped_column(
+        SmallInteger, CheckConstraint("reject_at BETWEEN 1 AND 100", name="reject_at_range"))
+    min_form_seconds: Mapped[int | None] = mapped_column(
+        Integer, CheckConstraint("min_form_seconds BETWEEN 0 AND 3600", name="min_form_seconds_range"))
+    # CPA: conversions per UTC day this offer pays for; more are recorded as `over_cap` (NULL: no cap).
+    daily_conversion_cap: Mapped[int | None] = mapped_column(
+        Integer, CheckConstraint("daily_conversion_cap > 0", name="daily_conversion_cap_positive"))
 
     vertical = relationship("Vertical", lazy="joined")

@@ -12,7 +12,7 @@ from leadmarket.db import transaction
 from leadmarket.errors import FieldError, InvalidInput
 from leadmarket.identity import Principal, Role
 from leadmarket.money import from_minor, to_minor
-from leadmarket.validators import check_http_url, check_name
+from leadmarket.validators import check_http_url, check_name, reject_nul
 from marketplace.models import Advertiser, Vertical
 
 KINDS = ("marketplace", "targeted")
@@ -20,6 +20,7 @@ PAYOUT_MODELS = ("cpl", "cpa")
 
 
 def create_offer(session: Session, data: OfferCreate) -> Offer:
+    reject_nul(data)
     errors = [e for e in [check_name(data.name), check_http_url(data.landing_url, "landing_url")] if e]
     vertical = session.execute(select(Vertical).where(Vertical.slug == data.vertical)).scalar_one_or_none()
     if vertical is None:
@@ -31,7 +32,7 @@ def create_offer(session: Session, data: OfferCreate) -> Offer:
     if data.kind == "targeted":
         if data.advertiser_id is None:
             errors.append(FieldError("advertiser_id", "a targeted offer needs the advertiser who buys its leads"))
-        elif session.get(Advertiser, data.advertiser_id) is None:
+        elif not 0 < data.advertiser_id <= 2**31 - 1 or session.get(Advertiser, data.advertiser_id) is None:
             errors.append(FieldError("advertiser_id", "no such advertiser"))
         if data.revenue is None:
             errors.append(FieldError("revenue", "a targeted offer needs the price its advertiser pays"))
@@ -55,11 +56,14 @@ def create_offer(session: Session, data: OfferCreate) -> Offer:
             revenue_minor = minor
     if payout_minor is not None and revenue_minor is not None and payout_minor > revenue_minor:
         errors.append(FieldError("payout", "must not exceed revenue"))
+    if data.daily_conversion_cap is not None and not 1 <= data.daily_conversion_cap <= 1_000_000:
+        errors.append(FieldError("daily_conversion_cap", "must be between 1 and 1000000 conversions a day"))
     if errors:
         raise InvalidInput(errors)
     offer = Offer(name=data.name.strip(), vertical_id=vertical.id, kind=data.kind, advertiser_id=data.advertiser_id,
                   payout_model=data.payout_model, payout_minor=payout_minor, revenue_minor=revenue_minor,
-                  currency=currency, landing_url=data.landing_url, status="active", created_at=utcnow())
+                  currency=currency, landing_url=data.landing_url, status="active", created_at=utcnow(),
+                  daily_conversion_cap=data.daily_conversion_cap)
     offer.vertical = vertical
     with transaction(session):
         session.add(offer)
@@ -81,4 +85,4 @@ def offer_view(offer: Offer, principal: Principal) -> OfferView:
                      payout_model=offer.payout_model, payout=from_minor(offer.payout_minor, offer.currency),
                      currency=offer.currency, landing_url=offer.landing_url, status=offer.status,
                      created_at=offer.created_at, advertiser_id=offer.advertiser_id if staff else None,
-                     revenue=revenue)
+                     revenue=revenue, daily_conversion_cap=offer.daily_conversion_cap)

@@ -34,6 +34,7 @@ class OfferCreate(msgspec.Struct, forbid_unknown_fields=True):
     landing_url: str
     advertiser_id: int | None = None
     revenue: Decimal | None = None
+    daily_conversion_cap: int | None = None
 
 
 class OfferView(msgspec.Struct):
@@ -51,3 +52,4 @@ class OfferView(msgspec.Struct):
     created_at: datetime
     advertiser_id: int | None = None
     revenue: Decimal | None = None
+    daily_conversion_cap: int | None = None

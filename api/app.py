@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 from litestar import Litestar
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
@@ -17,9 +18,14 @@ from sqlalchemy.orm import Session
 
 from api.admin import AdvertiserController, AffiliateController, OfferController, VerticalController
 from api.auth import ApiKeyAuthentication, provide_principal
+from api.bench import bench_handlers
+from api.billing import BILLING_HANDLERS
 from api.errors import EXCEPTION_HANDLERS
+from api.fraud import FRAUD_CONTROLLERS
 from api.health import healthz
 from api.leads import LeadController
+from api.orders import OrderController
+from api.tracking import tracking_handlers
 from leadmarket.celery_app import configure_celery
 from leadmarket.db import make_sessionmaker, shared_engine
 from leadmarket.logging import configure_logging
@@ -29,9 +35,18 @@ from web.pages import home
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 
 
-def provide_session(state: State) -> Iterator[Session]:
-    with state.sessions() as session:
+async def provide_session(state: State) -> AsyncIterator[Session]:
+    """One session per request. Closing it is I/O only when the handler left a transaction open
+    (a read); only then does it go to the thread pool. Litestar runs a sync generator's cleanup
+    in the pool always, a thread hop per request that a write, already committed, does not need."""
+    session = state.sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(session.close)
+        else:
+            session.close()
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Litestar:
@@ -42,7 +57,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     state = State({"settings": settings, "engine": engine, "sessions": make_sessionmaker(engine)})
     return Litestar(
         route_handlers=[healthz, home, VerticalController, AdvertiserController, AffiliateController,
-                        OfferController, LeadController],
+                        OfferController, LeadController, *bench_handlers(), *FRAUD_CONTROLLERS,
+                        *tracking_handlers(), *BILLING_HANDLERS, OrderController],
         dependencies={"session": Provide(provide_session),
                       "principal": Provide(provide_principal, sync_to_thread=False)},
         middleware=[DefineMiddleware(ApiKeyAuthentication)],

@@ -22,6 +22,8 @@ STATUS: dict[type[DomainError], int] = {
 }
 # msgspec says where a body went wrong as `$.contact.phone` or `$.fields[0].type`.
 _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+# ... and names an unknown or missing field in the message, not in the path.
+_NAMED_FIELD = re.compile(r"^Object (?:contains unknown|missing required) field `(?P<name>[^`]+)`")
 
 
 def _body(title: str, status: int, detail: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
@@ -50,7 +52,12 @@ def validation_problem(_: Request, exc: ValidationException) -> Response[dict[st
         match = _MSGSPEC_PATH.match(message)
         path = (match.group("path") or "").lstrip(".") if match else ""
         reason = match.group("reason") if match else message
-        field = path or str(item.get("key") or "body")
+        # msgspec names a mapping's value `sub_ids[...]`; the client knows it as `sub_ids`
+        field = (path or str(item.get("key") or "body")).replace("[...]", "")
+        if field == "data" and item.get("source") == "body":
+            field = "body"  # Litestar's name for the whole body, not a field the client sent
+        if (named := _NAMED_FIELD.match(reason)) is not None:
+            field = named["name"] if field == "body" else f"{field}.{named['name']}"
         errors.append({"field": field, "reason": reason})
     if not errors:
         errors = [{"field": "body", "reason": exc.detail or "is not valid"}]

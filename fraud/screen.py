@@ -1,17 +1,26 @@
 """The fraud screen's entry point: a score 0-100, reason codes and a verdict for one lead.
 
-Intake calls `screen_lead` for every lead that is not a duplicate. The rules (contact
-validity, jokers, bots, velocity, geo, blocklists) are the fraud issue's; until they land
-every lead passes clean, which is what intake answered before screening existed.
+Intake calls `screen_lead` for every lead that is not an exact duplicate, inside its
+transaction. The rules (fraud/rules/: contact, jokers, bots, blocklists, geo, velocity) each
+give signals — a reason code and its points; the score is their sum, capped at 100 (a code
+counts once, at its highest weight). The vertical's thresholds, or the offer's overrides,
+turn the score into accept / review / reject. The screen also classifies the lead's quality
+(fraud/quality.py) and writes score, reasons (heaviest first), temperature and targeted on the
+lead; the heaviest reason is what a rejected lead's affiliate is told.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.orm import Session
 
+from affiliates.models import Offer
+from fraud import quality, thresholds
+from fraud.rules import Signal, blocklists, bots, contact, geo, jokers, velocity
+from leadmarket.settings import Settings, current_settings
 from marketplace.models import Lead
 
 Verdict = Literal["accept", "review", "reject"]
@@ -22,7 +31,43 @@ class Screening:
     score: int = 0
     reasons: list[str] = field(default_factory=list)
     verdict: Verdict = "accept"
+    temperature: str | None = None
+    targeted: bool | None = None
 
 
-def screen_lead(session: Session, lead: Lead) -> Screening:
-    return Screening()
+def combine(signals: list[Signal]) -> tuple[int, list[str]]:
+    """Score (sum of weights, each code once at its highest, capped at 100) and codes heaviest first."""
+    best: dict[str, int] = {}
+    for signal in signals:
+        best[signal.code] = max(signal.weight, best.get(signal.code, 0))
+    score = min(100, sum(best.values()))
+    return score, sorted(best, key=lambda code: (-best[code], code))
+
+
+def signals_for(session: Session, lead: Lead, lines: thresholds.Thresholds, settings: Settings,
+                now: datetime) -> list[Signal]:
+    return [
+        *contact.check(lead),
+        *jokers.check(lead),
+        *bots.check(lead, min_form_seconds=lines.min_form_seconds,
+                    consent_max_age=timedelta(hours=settings.consent_max_age_hours)),
+        *blocklists.check(session, lead),
+        *geo.check(lead, settings),
+        *velocity.check(lead, settings, now),
+    ]
+
+
+def screen_lead(session: Session, lead: Lead, offer: Offer, *, now: datetime | None = None,
+                settings: Settings | None = None) -> Screening:
+    """Screen and classify `lead` (flushed, in the caller's transaction) and write the results on it."""
+    settings = settings or current_settings()
+    now = now or lead.created_at
+    vertical = offer.vertical
+    lines = thresholds.effective(vertical, offer, settings)
+    score, reasons = combine(signals_for(session, lead, lines, settings, now))
+    verdict: Verdict = lines.verdict(score)  # type: ignore[assignment]
+    grade = quality.classify(lead, vertical, now)
+    lead.fraud_score, lead.fraud_reasons = score, reasons
+    lead.temperature, lead.targeted = grade.temperature, grade.targeted
+    return Screening(score=score, reasons=reasons, verdict=verdict, temperature=grade.temperature,
+                     targeted=grade.targeted)

@@ -7,15 +7,16 @@ from typing import Any
 from celery import Celery
 from celery.schedules import crontab
 
+from affiliates.schedule import BEAT_SCHEDULE as AFFILIATE_BEAT_SCHEDULE
 from leadmarket.settings import Settings, current_settings
 
-TASK_MODULES = ["leadmarket.tasks"]
+TASK_MODULES = ["leadmarket.tasks", "affiliates.tasks", "billing.tasks"]
 
 celery_app = Celery("leadmarket", include=TASK_MODULES)
 
 
 def configure_celery(settings: Settings) -> Celery:
-    eager = not settings.redis_url
+    eager = settings.tasks_eager or not settings.redis_url
     celery_app.conf.update(
         broker_url=settings.redis_url or "memory://",
         result_backend=None,
@@ -31,6 +32,9 @@ def configure_celery(settings: Settings) -> Celery:
         beat_schedule={
             "purge-idempotency-records": {"task": "leadmarket.purge_idempotency_records",
                                           "schedule": crontab(minute=17, hour=3)},
+            "billing-reconcile-balances": {"task": "billing.reconcile_balances",
+                                           "schedule": crontab(minute=41)},
+            **AFFILIATE_BEAT_SCHEDULE,
         },
     )
     return celery_app

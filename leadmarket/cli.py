@@ -1,4 +1,4 @@
-"""The `leadmarket` command: serve, worker, beat, db upgrade, apikey create, demo."""
+"""The `leadmarket` command: serve, worker, beat, db upgrade, apikey create, demo, dedupe."""
 
 from __future__ import annotations
 
@@ -104,6 +104,28 @@ def demo(host: str, port: int, no_serve: bool, leads: int) -> None:
     from leadmarket.demo import run_demo
 
     run_demo(host=host, port=port, serve=not no_serve, lead_count=leads)
+
+
+@main.command()
+@click.argument("csv_path", metavar="FILE.csv", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+def dedupe(csv_path: str) -> None:
+    """Print `earlier_id,id` for each CSV record that repeats a person seen earlier in the file.
+
+    The CSV has a header, an `id` column and any of first_name, last_name, date_of_birth, address,
+    city, postal_code, region, country, phone, email. Records are judged in file order by the
+    matcher intake uses; no database is needed.
+    """
+    import csv
+
+    from marketplace.person_batch import dedupe_records, read_records
+
+    stream = sys.stdin if csv_path == "-" else open(csv_path, newline="", encoding="utf-8-sig", errors="replace")
+    with stream:
+        try:
+            pairs = dedupe_records(read_records(stream))
+            sys.stdout.writelines(f"{first},{again}\n" for first, again in pairs)
+        except (ValueError, csv.Error) as exc:  # no id column, or not CSV
+            raise click.BadParameter(str(exc), param_hint="FILE.csv") from None
 
 
 if __name__ == "__main__":

@@ -62,13 +62,13 @@ def claim(session: Session, scope: str, key: str, body_hash: str) -> Idempotency
     already done. A concurrent twin blocks on the unique index until the first commits.
     """
     check_key(key)
-    record_id = insert_ignoring_conflict(
+    record = insert_ignoring_conflict(  # RETURNING the entity: no second round trip to load it
         session, IdempotencyRecord,
         {"scope": scope, "key": key, "request_hash": body_hash, "created_at": utcnow()},
-        conflict_columns=["scope", "key"], returning=IdempotencyRecord.id,
+        conflict_columns=["scope", "key"], returning=IdempotencyRecord,
     )
-    if record_id is not None:
-        return session.get_one(IdempotencyRecord, record_id)
+    if record is not None:
+        return record
     existing = session.execute(
         select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
     ).scalar_one()

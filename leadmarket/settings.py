@@ -35,6 +35,18 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     currency: str = "USD"
     redis_prefix: str = "lm:"
+    # Run Celery tasks in the calling process even when Redis is configured (tests, one-box runs).
+    tasks_eager: bool = False
+    # Fraud screen (fraud/): velocity windows, the default minimum form time, consent age, GeoIP.
+    geoip_path: str | None = None
+    velocity_ip_max: int = 10
+    velocity_ip_window_seconds: int = 3600
+    velocity_sub_max: int = 1000
+    velocity_sub_window_seconds: int = 3600
+    velocity_stacking_window_seconds: int = 86400
+    velocity_retry_seconds: float = 5.0
+    min_form_seconds: int = 5
+    consent_max_age_hours: int = 72
 
     @property
     def is_sqlite(self) -> bool:
@@ -61,6 +73,16 @@ class Settings:
             public_base_url=env.get("LEADMARKET_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             currency=env.get("LEADMARKET_CURRENCY", "USD").upper(),
             redis_prefix=env.get("LEADMARKET_REDIS_PREFIX", "lm:"),
+            tasks_eager=env.get("LEADMARKET_TASKS_EAGER", "") in ("1", "true", "yes"),
+            geoip_path=env.get("LEADMARKET_GEOIP_PATH") or None,
+            velocity_ip_max=int(env.get("LEADMARKET_VELOCITY_IP_MAX", "10")),
+            velocity_ip_window_seconds=int(env.get("LEADMARKET_VELOCITY_IP_WINDOW_SECONDS", "3600")),
+            velocity_sub_max=int(env.get("LEADMARKET_VELOCITY_SUB_MAX", "1000")),
+            velocity_sub_window_seconds=int(env.get("LEADMARKET_VELOCITY_SUB_WINDOW_SECONDS", "3600")),
+            velocity_stacking_window_seconds=int(env.get("LEADMARKET_VELOCITY_STACKING_WINDOW_SECONDS", "86400")),
+            velocity_retry_seconds=float(env.get("LEADMARKET_VELOCITY_RETRY_SECONDS", "5")),
+            min_form_seconds=int(env.get("LEADMARKET_MIN_FORM_SECONDS", "5")),
+            consent_max_age_hours=int(env.get("LEADMARKET_CONSENT_MAX_AGE_HOURS", "72")),
         )
 
 

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
-from leadmarket.errors import FieldError
+import msgspec
+
+from leadmarket.errors import FieldError, InvalidInput
 
 
 def check_name(value: str, field: str = "name", limit: int = 200) -> FieldError | None:
     if not value.strip() or len(value) > limit:
         return FieldError(field, f"must be 1 to {limit} characters")
     return None
+
+
+def nul_fields(value: Any, path: str = "") -> list[FieldError]:
+    """Every string in a decoded body holding a NUL character (PostgreSQL text and JSONB cannot
+    store one), named by its path (`contact.city`, `fields[0].choices[1]`)."""
+    if isinstance(value, msgspec.Struct):
+        value = msgspec.to_builtins(value)
+    if isinstance(value, str):
+        return [FieldError(path or "body", "must not contain NUL characters")] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [e for key, item in value.items()
+                for e in nul_fields(item, f"{path}.{key}" if path else str(key)) + nul_fields(key, path)]
+    if isinstance(value, list):
+        return [e for i, item in enumerate(value) for e in nul_fields(item, f"{path}[{i}]")]
+    return []
+
+
+def reject_nul(value: Any) -> None:
+    """Refuse a body the database could not store, before any query sees it."""
+    if errors := nul_fields(value):
+        raise InvalidInput(errors)
 
 
 def check_http_url(value: str, field: str) -> FieldError | None:

@@ -14,7 +14,7 @@ from leadmarket.errors import Conflict, FieldError, InvalidInput
 from leadmarket.identity import Role, create_api_key
 from leadmarket.money import MINOR_DIGITS, from_minor, to_minor
 from leadmarket.settings import current_settings
-from leadmarket.validators import check_name
+from leadmarket.validators import check_name, reject_nul
 from marketplace import normalize
 from marketplace.models import Advertiser
 from marketplace.schemas import AdvertiserCreate, AdvertiserCreated, AdvertiserView
@@ -24,6 +24,7 @@ BILLING_MODES = ("prepaid", "invoice")
 
 def create_advertiser(session: Session, data: AdvertiserCreate) -> AdvertiserCreated:
     """Create the account and its first API key; the raw key is in the answer and nowhere else."""
+    reject_nul(data)
     currency = (data.currency or current_settings().currency).upper()
     errors = [e for e in [check_name(data.name)] if e]
     try:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadmarket.settings import current_settings
-from leadmarket.upsert import insert_or_take_over
+from leadmarket.upsert import insert_or_take_over_many
 from marketplace.models import DedupeClaim, Lead, Vertical
 
 
@@ -35,27 +35,34 @@ def contact_keys(lead: Lead) -> list[tuple[str, str]]:
 def claim_contact_keys(session: Session, lead: Lead, vertical: Vertical, now: datetime) -> int | None:
     """Claim the lead's keys for it; returns the id of the lead already holding one, or None.
 
-    On a duplicate every claim this call made is rolled back (a savepoint), so a rejected
-    lead holds no key.
+    All keys are claimed in one statement. On a duplicate every claim this call made is rolled
+    back (a savepoint, needed only when there are two keys to claim), so a rejected lead holds no key.
+    Only Core statements run inside the savepoint, so it is the connection's, not the ORM's: the
+    session has no objects to expire when it rolls back, and intake's hot path skips that work.
     """
+    keys = contact_keys(lead)
+    if not keys:
+        return None
     cutoff = now - timedelta(days=vertical.dedupe_window_days)
-    savepoint = session.begin_nested()
-    for kind, digest in contact_keys(lead):
-        won = insert_or_take_over(
-            session, DedupeClaim,
-            {"vertical_id": vertical.id, "key_kind": kind, "key_digest": digest, "lead_id": lead.id,
-             "claimed_at": now},
-            conflict_columns=["vertical_id", "key_kind", "key_digest"],
-            take_over={"lead_id": lead.id, "claimed_at": now},
-            when=DedupeClaim.claimed_at <= cutoff,
-            returning=DedupeClaim.lead_id,
-        )
-        if won is None:
-            holder = session.execute(
-                select(DedupeClaim.lead_id).where(DedupeClaim.vertical_id == vertical.id,
-                                                  DedupeClaim.key_kind == kind, DedupeClaim.key_digest == digest)
-            ).scalar_one()
-            savepoint.rollback()
-            return holder
-    savepoint.commit()
-    return None
+    savepoint = session.connection().begin_nested() if len(keys) > 1 else None
+    won = insert_or_take_over_many(
+        session, DedupeClaim,
+        [{"vertical_id": vertical.id, "key_kind": kind, "key_digest": digest, "lead_id": lead.id, "claimed_at": now}
+         for kind, digest in keys],
+        conflict_columns=["vertical_id", "key_kind", "key_digest"],
+        take_over=["lead_id", "claimed_at"],
+        when=DedupeClaim.claimed_at <= cutoff,
+        returning=DedupeClaim.key_kind,
+    )
+    if len(won) == len(keys):
+        if savepoint is not None:
+            savepoint.commit()
+        return None
+    kind, digest = next(key for key in keys if key[0] not in won)
+    holder = session.execute(
+        select(DedupeClaim.lead_id).where(DedupeClaim.vertical_id == vertical.id,
+                                          DedupeClaim.key_kind == kind, DedupeClaim.key_digest == digest)
+    ).scalar_one()
+    if savepoint is not None:
+        savepoint.rollback()
+    return holder

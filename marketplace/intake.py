@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from affiliates import attribution, postbacks
 from affiliates.models import Offer
 from fraud.screen import screen_lead
 from leadmarket import idempotency
@@ -20,11 +21,13 @@ from leadmarket.db import transaction
 from leadmarket.errors import InvalidInput, NotFound, PermissionDenied
 from leadmarket.identity import Principal, Role
 from leadmarket.money import from_minor
-from marketplace import dedupe
+from marketplace import dedupe, fuzzy_dedupe
 from marketplace.distribution import Outcome, distribute
 from marketplace.models import Lead
 from marketplace.schemas import LeadDecision, LeadSubmission, LeadView
 from marketplace.validation import ValidLead, validate_submission
+
+MAX_ID = 2**31 - 1  # offer ids are 32-bit integer columns
 
 
 def submit_lead(session: Session, principal: Principal, submission: LeadSubmission, *,
@@ -35,6 +38,7 @@ def submit_lead(session: Session, principal: Principal, submission: LeadSubmissi
     offer = _active_offer(session, submission.offer_id)
     now = utcnow()
     valid = validate_submission(submission, offer.vertical, now)
+    valid = attribution.attach_click(session, principal, offer, valid)  # 422 for another's click
     body_hash = idempotency.request_hash(msgspec.json.encode(submission, order="sorted"))
     with transaction(session):
         record = None
@@ -49,21 +53,25 @@ def submit_lead(session: Session, principal: Principal, submission: LeadSubmissi
         holder = dedupe.claim_contact_keys(session, lead, offer.vertical, now)
         if holder is not None:
             outcome = Outcome(status="rejected", payout_minor=0, reason="duplicate", duplicate_of=holder)
+        elif (same_person := fuzzy_dedupe.check_person(session, lead, offer.vertical, now)) is not None:
+            outcome = same_person  # the same person under a typo: duplicate, or review when weaker
         else:
             outcome = decide(session, lead, offer)
         lead.status, lead.reason, lead.payout_minor = outcome.status, outcome.reason, outcome.payout_minor
         lead.duplicate_of_id = outcome.duplicate_of
+        postbacks.queue_lead_event(session, lead)  # the affiliate's postback, committed with the lead
         decision = LeadDecision(lead_id=lead.id, status=outcome.status, reason=outcome.reason,
                                 payout=from_minor(outcome.payout_minor, offer.currency), currency=offer.currency,
                                 duplicate_of=outcome.duplicate_of)
         if record is not None:
             idempotency.complete(record, 201, msgspec.to_builtins(decision))
+    postbacks.dispatch_pending(session)
     return decision
 
 
 def decide(session: Session, lead: Lead, offer: Offer) -> Outcome:
     """Screen a unique lead, then sell or store it. Runs inside intake's transaction."""
-    screening = screen_lead(session, lead)
+    screening = screen_lead(session, lead, offer)
     lead.fraud_score, lead.fraud_reasons = screening.score, list(screening.reasons)
     if screening.verdict == "reject":
         return Outcome(status="rejected", payout_minor=0, reason=screening.reasons[0] if screening.reasons else "fraud")
@@ -75,7 +83,7 @@ def decide(session: Session, lead: Lead, offer: Offer) -> Outcome:
 def _active_offer(session: Session, offer_id: int | None) -> Offer:
     if offer_id is None:
         raise InvalidInput.one("offer_id", "is required")
-    offer = session.get(Offer, offer_id)
+    offer = session.get(Offer, offer_id) if 0 < offer_id <= MAX_ID else None
     if offer is None or offer.status != "active":
         raise InvalidInput.one("offer_id", "no active offer with this id")
     return offer
@@ -117,4 +125,4 @@ def get_lead(session: Session, principal: Principal, lead_id: int) -> LeadView:
                     currency=lead.currency, click_id=lead.click_id, sub_ids=lead.sub_ids,
                     contact={k: v for k, v in contact.items() if v is not None}, attributes=lead.attributes,
                     fraud_score=lead.fraud_score, fraud_reasons=lead.fraud_reasons, temperature=lead.temperature,
-                    created_at=lead.created_at)
+                    created_at=lead.created_at, targeted=lead.targeted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger,
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger,
                         String)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -34,6 +34,15 @@ class Vertical(Base):
     base_price_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The fraud screen's thresholds (score >= review_at -> review, >= reject_at -> reject) and the
+    # quality rules (fraud/quality.py; NULL means its defaults). Offers may override the thresholds.
+    review_at: Mapped[int] = mapped_column(
+        SmallInteger, CheckConstraint("review_at BETWEEN 1 AND 100", name="review_at_range"), default=40,
+        server_default="40")
+    reject_at: Mapped[int] = mapped_column(
+        SmallInteger, CheckConstraint("reject_at BETWEEN 1 AND 100 AND reject_at >= review_at", name="reject_at_range"),
+        default=70, server_default="70")
+    quality_rules: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class Advertiser(Base):
@@ -98,6 +107,9 @@ class Lead(Base):
     fraud_reasons: Mapped[list[str]] = mapped_column(JSONType, default=list)
     temperature: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    targeted: Mapped[bool | None] = mapped_column(Boolean)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
 
     offer = relationship("Offer", lazy="raise")
     vertical = relationship("Vertical", lazy="raise")
@@ -126,3 +138,19 @@ class DedupeClaim(Base):
 
 
 __all__ = ["LEAD_STATUSES", "Advertiser", "DedupeClaim", "Lead", "Vertical"]
+
+
+class PersonKey(Base):
+    """One blocking key of the person a lead names (fuzzy dedupe, `marketplace.fuzzy_dedupe`).
+
+    The key is a keyed hash (HMAC with the secret key, 64 bits), so this table holds no contact
+    data. Intake finds candidates by (vertical, key) through the primary key, newest lead first;
+    the cost of a lookup depends on how many leads share a key, not on how many leads exist.
+    """
+
+    __tablename__ = "person_key"
+
+    vertical_id: Mapped[int] = mapped_column(ForeignKey("vertical.id"), primary_key=True)
+    key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    lead_id: Mapped[int] = mapped_column(BigId, ForeignKey("lead.id"), primary_key=True, index=True,
+                                         autoincrement=False)

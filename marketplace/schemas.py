@@ -130,3 +130,4 @@ class LeadView(msgspec.Struct):
     fraud_reasons: list[str]
     temperature: str | None
     created_at: datetime
+    targeted: bool | None = None

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from leadmarket.errors import FieldError, InvalidInput
-from leadmarket.validators import check_http_url
+from leadmarket.validators import check_http_url, nul_fields
 from marketplace import fields, normalize
 from marketplace.models import Vertical
 from marketplace.schemas import LeadSubmission
@@ -72,6 +72,8 @@ def validate_submission(submission: LeadSubmission, vertical: Vertical, now: dat
         if raw.profile_url is not None:
             if (problem := check_http_url(raw.profile_url.strip(), "contact.profile_url")) is not None:
                 errors.append(problem)
+            elif len(raw.profile_url.strip()) > 500:
+                errors.append(FieldError("contact.profile_url", "must be at most 500 characters"))
             else:
                 contact["profile_url"] = raw.profile_url.strip()
         if not (raw.phone or raw.email or raw.profile_url):
@@ -144,6 +146,8 @@ def validate_submission(submission: LeadSubmission, vertical: Vertical, now: dat
                 errors.append(FieldError("meta.form_seconds", "must be between 0 and 86400"))
             meta["form_seconds"] = m.form_seconds
 
+    named = {e.field for e in errors}
+    errors += [e for e in nul_fields(submission) if e.field not in named]
     if errors:
         raise InvalidInput(errors)
     return ValidLead(contact=contact, attributes=attributes, consent=consent, meta=meta, sub_ids=sub_ids,

@@ -13,6 +13,7 @@ from leadmarket.db import transaction, violated_constraint
 from leadmarket.errors import Conflict, FieldError, InvalidInput
 from leadmarket.money import MINOR_DIGITS, from_minor, to_minor
 from leadmarket.settings import current_settings
+from leadmarket.validators import reject_nul
 from marketplace import fields
 from marketplace.models import Vertical
 from marketplace.schemas import VerticalCreate, VerticalView
@@ -21,6 +22,7 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 def create_vertical(session: Session, data: VerticalCreate) -> Vertical:
+    reject_nul(data)
     currency = (data.currency or current_settings().currency).upper()
     errors: list[FieldError] = []
     if not SLUG.match(data.slug):

@@ -47,9 +47,10 @@ def database_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     settings = Settings(database_url=database_url, redis_url=REDIS_URL, secret_key="test-secret-key",
-                        public_base_url="http://testserver", redis_prefix=f"lmtest:{secrets.token_hex(4)}:")
+                        public_base_url="http://testserver", redis_prefix=f"lmtest:{secrets.token_hex(4)}:",
+                        tasks_eager=True)  # tasks run in-process, through their real code
     configure(settings)
-    configure_celery(settings.__class__(**{**settings.__dict__, "redis_url": None}))  # tasks run in-process
+    configure_celery(settings)
     return settings
 
 

@@ -1,0 +1,180 @@
+"""The click redirect, the hottest path: resolve the link from cache, append the click to the
+Redis stream, and send the visitor on — no database round trip per click.
+
+Async on purpose (the one async service): it waits only on Redis, and on the database only on a
+cache miss or in the embedded default without Redis, both through a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+import anyio
+import redis
+import redis.asyncio as aioredis
+from sqlalchemy.orm import Session
+
+from affiliates import clicks
+from affiliates.stream_writer import StreamWriter
+from affiliates.tracking import LinkTarget, link_key, link_target, plausible_code, targets
+from leadmarket.money import minor_digits
+from leadmarket.settings import Settings
+
+log = logging.getLogger("leadmarket.redirect")
+
+COUNTRY_HEADERS = (b"cf-ipcountry", b"x-country-code", b"x-geo-country")
+SUB_PARAMS = ("sub1", "sub2", "sub3", "sub4", "sub5")
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, StreamWriter]] = weakref.WeakKeyDictionary()
+
+
+def async_redis(settings: Settings) -> aioredis.Redis | None:
+    """One asyncio Redis client per event loop (its connections belong to that loop)."""
+    if not settings.redis_url:
+        return None
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
+                                         max_connections=64)
+        _clients[loop] = client
+    return client
+
+
+def stream_writer(settings: Settings) -> StreamWriter | None:
+    """The click stream's writer for this event loop (None without Redis)."""
+    if not settings.redis_url:
+        return None
+    writers = _writers.setdefault(asyncio.get_running_loop(), {})
+    key = clicks.stream_key(settings)
+    writer = writers.get(key)
+    if writer is None:
+        writer = writers[key] = StreamWriter(settings.redis_url, key, clicks.STREAM_MAXLEN)
+    return writer
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What the visitor's request tells about the click (untrusted, so bounded)."""
+
+    query: Mapping[str, str]
+    ip: str | None
+    user_agent: str | None
+    referrer: str | None
+    country: str | None
+
+    @classmethod
+    def from_asgi(cls, query: Mapping[str, str], raw_headers: Iterable[tuple[bytes, bytes]], ip: str | None) -> Visit:
+        """From the ASGI scope's raw header list (cheaper than building a headers mapping per click)."""
+        user_agent = referrer = country = None
+        for name, value in raw_headers:
+            name = name.lower()
+            if name == b"user-agent":
+                user_agent = value.decode("latin-1")
+            elif name == b"referer":
+                referrer = value.decode("latin-1")
+            elif name in COUNTRY_HEADERS and len(value) == 2 and value.isalpha():
+                country = value.decode("latin-1").upper()
+        return cls(query=query, ip=ip[:45] if ip else None, user_agent=user_agent or None,
+                   referrer=referrer or None, country=country)
+
+
+def cost_minor(raw: str | None, currency: str) -> int | None:
+    """The per-click cost from the `cost` parameter in the offer's currency; a bad value is ignored
+    (the visitor is sent on either way)."""
+    if not raw or len(raw) > 20:
+        return None
+    try:
+        value = Decimal(raw)
+        digits = minor_digits(currency)
+        if not value.is_finite() or not 0 <= value <= 1_000_000 or value != value.quantize(Decimal(1).scaleb(-digits)):
+            return None
+    except (InvalidOperation, ValueError):
+        return None
+    return int(value.scaleb(digits))
+
+
+async def resolve(settings: Settings, sessions: Callable[[], Session], code: str) -> LinkTarget | None:
+    """The link's target from the process cache, then Redis, then (once) the database."""
+    found, target = targets.get(code)
+    if found:
+        return target
+    client = async_redis(settings)
+    if client is not None:
+        try:
+            fields = await client.hgetall(link_key(settings, code))
+            if fields:
+                target = LinkTarget.from_redis(code, fields)
+                targets.put(code, target)
+                return target
+        except redis.RedisError as exc:
+            log.warning("link cache unavailable, reading the database: %s", type(exc).__name__)
+
+    def read() -> LinkTarget | None:
+        with sessions() as session:
+            return link_target(session, code)
+
+    target = await anyio.to_thread.run_sync(read)
+    targets.put(code, target)
+    if target is not None and client is not None:
+        try:
+            await client.hset(link_key(settings, code), mapping=target.to_redis())
+            await client.expire(link_key(settings, code), 3600)
+        except redis.RedisError:
+            pass  # the next miss reads the database again
+    return target
+
+
+async def record_click(settings: Settings, sessions: Callable[[], Session], target: LinkTarget,
+                       visit: Visit) -> tuple[str, tuple[str | None, ...]]:
+    """Record one click and return its click_id and sub-ids (the query's, else the link's)."""
+    sub_ids = tuple((visit.query.get(name) or default or None) for name, default in zip(SUB_PARAMS, target.defaults))
+    sub_ids = tuple(value[:255] if value else None for value in sub_ids)
+    cost = cost_minor(visit.query.get("cost"), target.currency)
+    user_agent = visit.user_agent[:500] if visit.user_agent else None
+    referrer = visit.referrer[:1000] if visit.referrer else None
+    nonce = secrets.token_hex(6)
+    writer = stream_writer(settings)
+    if writer is not None:
+        fields = clicks.entry_fields(nonce=nonce, link_id=target.link_id, affiliate_id=target.affiliate_id,
+                                     offer_id=target.offer_id, currency=target.currency, sub_ids=sub_ids, ip=visit.ip,
+                                     user_agent=user_agent, referrer=referrer, country=visit.country, cost_minor=cost)
+        try:
+            return clicks.click_id_for(await writer.append(fields), nonce), sub_ids
+        except redis.RedisError as exc:
+            log.warning("click stream unavailable, writing the click to the database: %s", type(exc).__name__)
+    # No Redis (the embedded default), or Redis failing: one synchronous insert, off the event loop.
+    now = datetime.now(UTC)
+    click_id = clicks.click_id_for(f"{int(now.timestamp() * 1000)}-0", secrets.token_hex(8))
+    row = {"click_id": click_id, "link_id": target.link_id, "affiliate_id": target.affiliate_id,
+           "offer_id": target.offer_id, "currency": target.currency, **dict(zip(SUB_PARAMS, sub_ids)),
+           "ip": visit.ip, "user_agent": user_agent, "referrer": referrer, "country": visit.country,
+           "cost_minor": cost, "clicked_at": now}
+
+    def write() -> None:
+        with sessions() as session:
+            clicks.store_click_now(session, row)
+
+    await anyio.to_thread.run_sync(write)
+    return click_id, sub_ids
+
+
+async def click_through(settings: Settings, sessions: Callable[[], Session], code: str,
+                        visit: Visit) -> str | None:
+    """The landing URL to send the visitor to after recording the click; None for an unknown or
+    paused link."""
+    if not plausible_code(code):
+        return None
+    target = await resolve(settings, sessions, code)
+    if target is None or not target.active:
+        return None
+    click_id, sub_ids = await record_click(settings, sessions, target, visit)
+    return target.landing(click_id, sub_ids)

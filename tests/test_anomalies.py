@@ -1,0 +1,101 @@
+"""The anomalies report: per affiliate and sub1, rejection rate by reason, duplicate and review rates
+against the rest of the network, flagged by a one-sided two-proportion z-test."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from fraud.anomalies import z_score
+from tests.fraud_helpers import person_lead, post
+from tests.support import problem
+
+URL = "/api/v1/fraud/anomalies"
+_fakes = itertools.cycle(range(100, 200))
+
+
+def joker() -> dict[str, str]:
+    """A made-up person: a test name and a number from the 555-01xx fiction range (rejected, phone_fake)."""
+    return {"first_name": "Test", "phone": f"+1 415 555 0{next(_fakes)}"}
+
+
+def test_the_z_statistic_matches_the_textbook():
+    # 45/100 against 30/100: pooled 0.375, se = sqrt(.375 * .625 * (1/100 + 1/100)) = 0.06847
+    assert z_score(45, 100, 30, 100) == pytest.approx(2.1909, abs=1e-4)
+    assert z_score(30, 100, 45, 100) == pytest.approx(-2.1909, abs=1e-4)
+    assert z_score(0, 50, 0, 500) is None          # nobody rejected anywhere: no variance, no flag
+    assert z_score(5, 10, 0, 0) is None            # no rest of the network to compare with
+
+
+@pytest.fixture
+def traffic(client, network):
+    """Honest traffic from both affiliates, a pop-under placement full of jokers, a sub-id that
+    recycles its own leads, and a tiny all-bad placement below the minimum volume."""
+    offer = network.cpl_offer["id"]
+
+    def send(count, *, other=False, sub1=None, fake=False):
+        answers = []
+        for _ in range(count):
+            body = person_lead(offer, contact=joker() if fake else {})
+            if sub1:
+                body["sub_ids"] = {"sub1": sub1}
+            answers.append(post(client, network, body, other=other))
+        return answers
+
+    send(60, sub1="search")
+    send(60, other=True)
+    send(4, other=True, fake=True)
+    send(16, sub1="popunder")
+    send(24, sub1="popunder", fake=True)
+    originals = [person_lead(offer, sub_ids={"sub1": "recycled"}) for _ in range(15)]
+    for body in originals:
+        post(client, network, body, other=True)
+    for body in originals + originals[:5]:
+        again = person_lead(offer, contact={"phone": body["contact"]["phone"]}, sub_ids={"sub1": "recycled"})
+        assert post(client, network, again, other=True)["reason"] == "duplicate"
+    send(5, other=True, sub1="tiny", fake=True)
+    return network
+
+
+def test_far_off_groups_are_flagged_against_the_rest_of_the_network(client, traffic):
+    answer = client.get(URL, params={"min_leads": 30}, headers=traffic.admin_headers)
+
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    groups = {(g["affiliate_id"], g["sub1"]): g for g in report["groups"]}
+    me, other = traffic.affiliate["id"], traffic.other_affiliate["id"]
+    assert set(groups) == {(me, "search"), (other, None), (me, "popunder"), (other, "recycled"), (other, "tiny")}
+    assert report["baseline"]["leads"] == 60 + 64 + 40 + 35 + 5
+    assert report["baseline"]["return_rate"] is None and report["baseline"]["conversion_rate"] is None
+    assert any("return" in note for note in report["notes"]) and "z-test" in report["method"]
+
+    popunder = groups[(me, "popunder")]
+    assert (popunder["leads"], popunder["rejected"], popunder["rejection_rate"]) == (40, 24, 0.6)
+    assert popunder["rejection_rate_by_reason"] == {"phone_fake": 0.6}
+    assert popunder["flagged"] and {f["metric"] for f in popunder["flags"]} == {
+        "rejection_rate", "rejection_rate_by_reason.phone_fake"}
+    flag = next(f for f in popunder["flags"] if f["metric"] == "rejection_rate")
+    # the rest of the network: 4 + 20 + 5 rejected of 60 + 64 + 35 + 5 leads
+    assert flag["baseline"] == pytest.approx(29 / 164, abs=1e-4) and flag["z"] > 3
+
+    recycled = groups[(other, "recycled")]
+    assert (recycled["leads"], recycled["duplicate_rate"]) == (35, round(20 / 35, 4))
+    assert "duplicate_rate" in {f["metric"] for f in recycled["flags"]}
+
+    assert not groups[(me, "search")]["flagged"] and not groups[(other, None)]["flagged"]
+    tiny = groups[(other, "tiny")]
+    assert tiny["rejection_rate"] == 1.0 and not tiny["flagged"]        # 5 leads: below min_leads
+    assert [g["flagged"] for g in report["groups"]][:2] == [True, True]   # flagged groups come first
+
+    strict = client.get(URL, params={"min_leads": 5}, headers=traffic.admin_headers).json()
+    assert next(g for g in strict["groups"] if g["sub1"] == "tiny")["flagged"]
+
+
+def test_the_report_refuses_bad_parameters_and_non_admins(client, network):
+    fields = {e["field"] for e in problem(client.get(URL, params={"days": 0, "z": -1}, headers=network.admin_headers),
+                                          422)["errors"]}
+    assert fields == {"days", "z"}
+    problem(client.get(URL, headers=network.affiliate_headers()), 403)
+    empty = client.get(URL, headers=network.admin_headers).json()
+    assert empty["groups"] == [] and empty["baseline"]["leads"] == 0
