@@ -19,7 +19,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from affiliates import clicks, postbacks
-from affiliates.conversion_schemas import ConversionReport, ConversionView, PostbackToken
+from affiliates.conversion_schemas import (
+    ConversionReport,
+    ConversionView,
+    PostbackToken,
+)
 from affiliates.cpa_models import AdvertiserPostbackToken, Conversion, ConversionCapDay
 from affiliates.models import Offer
 from affiliates.rollups import mark_stale
@@ -27,7 +31,14 @@ from affiliates.tracking_models import SUB_COLUMNS
 from affiliates.upserts import insert_for
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
-from leadmarket.errors import Conflict, FieldError, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from leadmarket.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
 from leadmarket.identity import Principal, Role
 from leadmarket.money import from_minor, to_minor
 from leadmarket.redis_client import redis_client
@@ -240,7 +251,7 @@ def list_conversions(session: Session, principal: Principal, *, limit: int = 100
 
 def conversion_view(conversion: Conversion, principal: Principal, *, replayed: bool = False) -> ConversionView:
     staff = principal.role in (Role.ADMIN, Role.FINANCE)
-    money = lambda minor: from_minor(minor, conversion.currency)  # noqa: E731
+    money = lambda minor: from_minor(minor, conversion.currency)
     return ConversionView(
         id=conversion.id, offer_id=conversion.offer_id, lead_id=conversion.lead_id, click_id=conversion.click_id,
         event=conversion.event, external_id=conversion.external_id, customer_id=conversion.external_customer_id,

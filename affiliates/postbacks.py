@@ -19,9 +19,19 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from affiliates.conversion_schemas import (PostbackAttemptView, PostbackTemplateSet, PostbackTemplateView,
-                                           PostbackView)
-from affiliates.cpa_models import POSTBACK_EVENTS, Conversion, Postback, PostbackAttempt, PostbackTemplate
+from affiliates.conversion_schemas import (
+    PostbackAttemptView,
+    PostbackTemplateSet,
+    PostbackTemplateView,
+    PostbackView,
+)
+from affiliates.cpa_models import (
+    POSTBACK_EVENTS,
+    Conversion,
+    Postback,
+    PostbackAttempt,
+    PostbackTemplate,
+)
 from affiliates.upserts import insert_for
 from leadmarket.celery_app import enqueue
 from leadmarket.clock import utcnow

@@ -13,16 +13,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import Date, bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
-from affiliates.tracking_models import (ActivityRollup, OfferActivityRollup, OfferRejectionRollup, RejectionRollup,
-                                        StaleStatsDay)
+from affiliates.tracking_models import (
+    ActivityRollup,
+    OfferActivityRollup,
+    OfferRejectionRollup,
+    RejectionRollup,
+    StaleStatsDay,
+)
 from affiliates.upserts import insert_for
 from leadmarket.clock import utcnow
-from leadmarket.db import transaction
+from leadmarket.db import UTCDateTime, transaction
 
 ROLLUP_LOCK = 0x5A7_0000_0000  # advisory lock keys of day recomputes: this plus the day's ordinal
+# Typed, so SQLite (the embedded default) gets dates and naive-UTC times as it stores them.
+_TYPED = (bindparam("day", type_=Date()), bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
 DIMENSIONS = "day, affiliate_id, offer_id, sub1, sub2, sub3, sub4, sub5, country"
 
 # One row per source record of a day, in the rollup's dimensions; summed per group below.
@@ -34,7 +41,7 @@ INSERT INTO stats_activity_daily ({DIMENSIONS}, currency, leads, accepted, sold,
 SELECT {DIMENSIONS}, max(currency), sum(leads), sum(accepted), sum(sold), sum(review), sum(rejected),
        sum(conversions), sum(approved), sum(commission), sum(revenue), sum(cost)
 FROM (
-    SELECT CAST(:day AS date) AS day, l.affiliate_id, l.offer_id,
+    SELECT :day AS day, l.affiliate_id, l.offer_id,
            coalesce(l.sub1, '') AS sub1, coalesce(l.sub2, '') AS sub2, coalesce(l.sub3, '') AS sub3,
            coalesce(l.sub4, '') AS sub4, coalesce(l.sub5, '') AS sub5, coalesce(l.country, '') AS country,
            l.currency, 1 AS leads,
@@ -48,7 +55,7 @@ FROM (
            0 AS cost
     FROM lead l WHERE l.created_at >= :start AND l.created_at < :end
     UNION ALL
-    SELECT CAST(:day AS date), c.affiliate_id, c.offer_id, coalesce(c.sub1, ''), coalesce(c.sub2, ''),
+    SELECT :day, c.affiliate_id, c.offer_id, coalesce(c.sub1, ''), coalesce(c.sub2, ''),
            coalesce(c.sub3, ''), coalesce(c.sub4, ''), coalesce(c.sub5, ''), coalesce(c.country, ''),
            c.currency, 0, 0, 0, 0, 0, 1, CASE WHEN c.status = 'approved' THEN 1 ELSE 0 END,
            c.payout_minor, c.revenue_minor, 0
@@ -59,15 +66,15 @@ FROM (
     FROM traffic_cost t WHERE t.day = :day
 ) AS activity
 GROUP BY {DIMENSIONS}
-""")
+""").bindparams(*_TYPED)
 
 _REJECTIONS = text(f"""
 INSERT INTO stats_rejection_daily ({DIMENSIONS}, reason, rejected)
-SELECT CAST(:day AS date), affiliate_id, offer_id, coalesce(sub1, ''), coalesce(sub2, ''), coalesce(sub3, ''),
+SELECT :day, affiliate_id, offer_id, coalesce(sub1, ''), coalesce(sub2, ''), coalesce(sub3, ''),
        coalesce(sub4, ''), coalesce(sub5, ''), coalesce(country, ''), coalesce(reason, 'unknown'), count(*)
 FROM lead WHERE status = 'rejected' AND created_at >= :start AND created_at < :end
 GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
-""")
+""").bindparams(*_TYPED)
 
 
 _ACTIVITY_SUMS = ("leads", "accepted", "sold", "review", "rejected", "conversions", "approved_conversions",
@@ -78,12 +85,12 @@ _COARSE = (
 INSERT INTO stats_activity_offer_daily (day, affiliate_id, offer_id, country, currency, {", ".join(_ACTIVITY_SUMS)})
 SELECT day, affiliate_id, offer_id, country, max(currency), {", ".join(f"sum({c})" for c in _ACTIVITY_SUMS)}
 FROM stats_activity_daily WHERE day = :day GROUP BY day, affiliate_id, offer_id, country
-"""),
+""").bindparams(_TYPED[0]),
     text("""
 INSERT INTO stats_rejection_offer_daily (day, affiliate_id, offer_id, country, reason, rejected)
 SELECT day, affiliate_id, offer_id, country, reason, sum(rejected)
 FROM stats_rejection_daily WHERE day = :day GROUP BY day, affiliate_id, offer_id, country, reason
-"""),
+""").bindparams(_TYPED[0]),
 )
 
 

@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from affiliates.stats_schemas import StatsReport, StatsRow
+from affiliates import rollups
 from affiliates import tracking_models as rollup
+from affiliates.stats_schemas import StatsReport, StatsRow
 
 # Reads without a sub-id dimension use the sub-id-free twins (fewer rows by the sub-ids' cardinality).
 FINE = (rollup.ClickRollup, rollup.ActivityRollup, rollup.RejectionRollup)
@@ -29,6 +30,7 @@ from leadmarket.clock import utcnow
 from leadmarket.errors import FieldError, InvalidInput, PermissionDenied
 from leadmarket.identity import Principal, Role
 from leadmarket.money import MINOR_DIGITS, from_minor
+from leadmarket.settings import current_settings
 
 DIMENSIONS = {"day": "day", "offer": "offer_id", "affiliate": "affiliate_id", "country": "country",
               **{f"sub{i}": f"sub{i}" for i in range(1, 6)}}
@@ -82,9 +84,13 @@ def affiliate_stats(session: Session, principal: Principal, *, start: date | Non
                     group_by: str | None = None, affiliate_id: int | None = None,
                     offer_id: int | None = None) -> StatsReport:
     start, end, names, affiliate_id = _parse(principal, start, end, group_by, affiliate_id)
+    if not current_settings().redis_url:
+        # The embedded default has no workers: the rollups of recent and changed days are brought
+        # up to date by the read itself (with workers, `affiliates.refresh_stats` does it).
+        rollups.refresh(session)
     columns = [DIMENSIONS[n] for n in names]
     fine = any(c.startswith("sub") for c in columns)
-    ClickRollup, ActivityRollup, RejectionRollup = FINE if fine else COARSE  # noqa: N806
+    ClickRollup, ActivityRollup, RejectionRollup = FINE if fine else COARSE
     click_part = _filtered(select(
         *(getattr(ClickRollup, c).label(c) for c in columns), ClickRollup.currency.label("currency"),
         ClickRollup.clicks.label("clicks"), ClickRollup.unique_clicks.label("unique_clicks"),
@@ -108,7 +114,7 @@ def affiliate_stats(session: Session, principal: Principal, *, start: date | Non
                        truncated=len(rows) > MAX_ROWS)
 
 
-def _rejections(session: Session, RejectionRollup: Any, columns: list[str], start: date, end: date,  # noqa: N803
+def _rejections(session: Session, RejectionRollup: Any, columns: list[str], start: date, end: date,
                 affiliate_id: int | None, offer_id: int | None) -> dict[tuple[Any, ...], dict[str, int]]:
     keys = [getattr(RejectionRollup, c) for c in columns]
     query = _filtered(select(*keys, RejectionRollup.reason, func.sum(RejectionRollup.rejected))
@@ -121,7 +127,7 @@ def _rejections(session: Session, RejectionRollup: Any, columns: list[str], star
 
 def _row(row: Any, columns: list[str], reasons: dict[tuple[Any, ...], dict[str, int]], staff: bool) -> StatsRow:
     currency = row.currency if row.currency in MINOR_DIGITS else "USD"
-    money = lambda minor: from_minor(int(minor), currency)  # noqa: E731
+    money = lambda minor: from_minor(int(minor), currency)
     clicks, valid = int(row.clicks), int(row.accepted) + int(row.sold)
     approved = int(row.approved_conversions)
     commission, cost = money(row.commission_minor), money(row.cost_minor)

@@ -56,7 +56,7 @@ class StreamWriter:
                 try:
                     async with asyncio.timeout(TIMEOUT_SECONDS):
                         replies = await self._send(batch)
-                except (OSError, EOFError, asyncio.TimeoutError, redis.RedisError, hiredis.ProtocolError) as exc:
+                except (TimeoutError, OSError, EOFError, redis.RedisError, hiredis.ProtocolError) as exc:
                     self._close()
                     error = exc if isinstance(exc, redis.RedisError) else redis.ConnectionError(type(exc).__name__)
                     replies = [error] * len(batch)

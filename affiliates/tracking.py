@@ -3,6 +3,7 @@ target), and the caches that keep that knowledge off the database on the click p
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -79,7 +80,19 @@ class LinkTarget:
         """The landing URL with its macros filled in, each value URL-encoded."""
         values = {"click_id": click_id, "affiliate_id": str(self.affiliate_id), "offer_id": str(self.offer_id)}
         values.update({f"sub{i}": value or "" for i, value in enumerate(sub_ids, 1)})
-        return MACRO.sub(lambda m: quote(values[m.group(1)], safe=""), self.landing_url)
+        literal, macros = _landing_parts(self.landing_url)
+        out = [literal[0]]
+        for name, text in zip(macros, literal[1:]):
+            out.append(quote(values[name], safe=""))
+            out.append(text)
+        return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _landing_parts(url: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A landing URL split once into its literal text and the macros between (hot path)."""
+    pieces = MACRO.split(url)
+    return tuple(pieces[0::2]), tuple(pieces[1::2])
 
 
 def link_target(session: Session, code: str) -> LinkTarget | None:

@@ -8,8 +8,14 @@ from litestar import Controller, get, post, put, route
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from affiliates import conversions, postbacks
-from affiliates.conversion_schemas import (ConversionReport, ConversionView, PostbackTemplateSet,
-                                           PostbackTemplateView, PostbackToken, PostbackView)
+from affiliates.conversion_schemas import (
+    ConversionReport,
+    ConversionView,
+    PostbackTemplateSet,
+    PostbackTemplateView,
+    PostbackToken,
+    PostbackView,
+)
 from api.auth import requires_role
 from api.deps import Caller, DbSession
 from api.errors import problems

@@ -11,6 +11,7 @@ from litestar.params import Body, PathParameter
 from litestar.response import Redirect, Template
 
 from affiliates import forms, redirect
+from affiliates.tracking import plausible_code
 from api.deps import DbSession
 from api.tracking import NOT_FOUND_PAGE
 
@@ -26,7 +27,7 @@ async def show_form(request: Request[Any, Any, Any], code: Code) -> Template | R
     state = request.app.state
     client = request.scope.get("client")
     visit = redirect.Visit.from_asgi(request.query_params, request.scope["headers"], client[0] if client else None)
-    if not redirect.plausible_code(code):
+    if not plausible_code(code):
         return _not_found()
     target = await redirect.resolve(state.settings, state.sessions, code)
     if target is None or not target.active:
@@ -48,7 +49,7 @@ async def show_form(request: Request[Any, Any, Any], code: Code) -> Template | R
 def send_form(request: Request[Any, Any, Any], code: Code, session: DbSession,
               data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
               ) -> Redirect | Template | Response[bytes]:
-    if not redirect.plausible_code(code):
+    if not plausible_code(code):
         return _not_found()
     client = request.scope.get("client")
     form = forms.submit_form(session, code, data, ip=forms.peer_ip(client[0] if client else None),

@@ -11,7 +11,11 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter
 
 from affiliates import redirect, tracking
-from affiliates.tracking_schemas import TrackingLinkCreate, TrackingLinkStatus, TrackingLinkView
+from affiliates.tracking_schemas import (
+    TrackingLinkCreate,
+    TrackingLinkStatus,
+    TrackingLinkView,
+)
 from api.auth import requires_role
 from api.deps import Caller, DbSession
 from api.errors import problems
@@ -78,12 +82,19 @@ async def bench_redirect() -> Response[bytes]:
 def tracking_handlers() -> list[Any]:
     """Every route of the affiliate side (issue 8); the bare redirect only when
     LEADMARKET_BENCH_REDIRECT=1 (tests/bench/click_load.py)."""
-    from api.conversions import ConversionController, PostbackController, issue_postback_token, receive_postback
+    from api.conversions import (
+        ConversionController,
+        PostbackController,
+        issue_postback_token,
+        receive_postback,
+    )
+    from api.forms import form_thanks, send_form, show_form
     from api.stats import read_stats
     from api.traffic_costs import TrafficCostController
 
     handlers: list[Any] = [TrackingLinkController, click_redirect, TrafficCostController, ConversionController,
-                           issue_postback_token, receive_postback, PostbackController, read_stats]
+                           issue_postback_token, receive_postback, PostbackController, read_stats, show_form,
+                           send_form, form_thanks]
     if os.environ.get("LEADMARKET_BENCH_REDIRECT") == "1":
         handlers.append(bench_redirect)
     return handlers

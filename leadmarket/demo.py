@@ -1,8 +1,11 @@
 """`leadmarket demo`: migrate the embedded database, seed a believable network once, print keys, serve.
 
-Everything is seeded through the services the API uses (verticals, advertisers, affiliates, offers,
-lead intake), so a demo lead takes the same path as a posted one. The people come from
-`demo_people` with a seeded `random.Random`, so every fresh demo holds the same network.
+Everything is seeded through the services the API uses (verticals, advertisers and the opening
+balances finance credits to the prepaid ones, affiliates, offers, the advertisers' orders, lead
+intake), so a demo lead takes the same path as a posted one: it is sold to matching orders, kept
+for the lead store, or rejected. The people come from `demo_people` with a seeded `random.Random`,
+so every fresh demo holds the same network (one order keeps office hours, so the share of leads
+sold can move a little with the time of day).
 """
 
 from __future__ import annotations
@@ -21,20 +24,29 @@ from sqlalchemy.orm import Session
 from affiliates.accounts import create_affiliate, list_affiliates
 from affiliates.offers import create_offer
 from affiliates.schemas import AffiliateCreate, OfferCreate
+from billing.balances import advertiser_balance, credit_advertiser
+from billing.schemas import CreditCreate
 from leadmarket import demo_people as people
 from leadmarket.clock import utcnow
 from leadmarket.db import session_scope, transaction
 from leadmarket.identity import Principal, Role, create_api_key
 from leadmarket.migrate import upgrade
+from leadmarket.money import from_minor
 from leadmarket.settings import Settings, configure
 from marketplace.advertisers import create_advertiser, list_advertisers
 from marketplace.intake import submit_lead
 from marketplace.models import Lead
+from marketplace.order_models import Order
+from marketplace.order_schemas import OrderCreate
+from marketplace.orders import create_order
+from marketplace.sale_models import Sale
 from marketplace.schemas import AdvertiserCreate, FieldSpec, LeadSubmission, VerticalCreate
 from marketplace.verticals import create_vertical, list_verticals
 
 SEED = 20261124
 DUPLICATE_SHARE = 0.06  # people who fill the same form twice, or on two sites
+PSEUDO_SHARE = 0.04  # jokers and hurried bots: what the fraud screen rejects or holds for review
+LEAD_STATUS_ORDER = ("sold", "accepted", "review", "rejected")
 
 VERTICALS: list[dict[str, Any]] = [
     {"slug": "car-insurance", "name": "Car insurance", "base_price": "18.00", "dedupe_window_days": 30,
@@ -76,15 +88,90 @@ VERTICALS: list[dict[str, Any]] = [
 COUNTRIES_BY_VERTICAL = {"car-insurance": ("US", "US", "US", "CA"), "personal-loans": ("US", "US", "GB", "GB", "CA"),
                          "travel": ("GB", "GB", "DE", "DE", "US"), "online-courses": ("US", "GB", "DE", "CA")}
 
+# Prepaid advertisers start with an opening balance (a finance manual credit), so leads sell at once.
 ADVERTISERS = [
     {"name": "Harbor Mutual Insurance", "email": "leads@harbor-mutual.example", "billing_mode": "prepaid",
-     "credit_limit": "500.00"},
+     "credit_limit": "500.00", "opening_balance": "2500.00", "time_zone": "America/New_York"},
     {"name": "Northwind Lending", "email": "partners@northwind-lending.example", "billing_mode": "invoice",
-     "credit_limit": "5000.00"},
-    {"name": "Bluewave Holidays", "email": "sales@bluewave-holidays.example", "billing_mode": "prepaid"},
+     "credit_limit": "5000.00", "time_zone": "America/Chicago"},
+    {"name": "Bluewave Holidays", "email": "sales@bluewave-holidays.example", "billing_mode": "prepaid",
+     "opening_balance": "1200.00", "time_zone": "Europe/London"},
     {"name": "Skillforge Academy", "email": "growth@skillforge.example", "billing_mode": "invoice",
-     "credit_limit": "2000.00"},
+     "credit_limit": "2000.00", "time_zone": "America/Los_Angeles"},
+    {"name": "Crestline Auto & Home", "email": "buying@crestline-auto.example", "billing_mode": "prepaid",
+     "opening_balance": "3000.00", "time_zone": "America/Denver"},
+    {"name": "Meridian Credit Union", "email": "growth@meridian-cu.example", "billing_mode": "prepaid",
+     "credit_limit": "1000.00", "opening_balance": "1000.00", "time_zone": "America/Toronto"},
 ]
+OPENING_BALANCE_NOTE = "demo opening balance"
+# Each advertiser's standing orders, placed before any lead arrives (an OrderCreate each; the order
+# runs in its advertiser's time zone). Prices sit above the offers' CPL payouts (car 12.50, loans
+# 18.00, travel 4.50, courses 6.00), so every sale leaves the network a margin.
+ORDERS: dict[str, list[dict[str, Any]]] = {
+    "Harbor Mutual Insurance": [
+        {"name": "Car insurance - comprehensive and full cover, US", "vertical": "car-insurance", "price": "24.00",
+         "filters": {"countries": ["US"], "choices": {"coverage": ["comprehensive", "full"]},
+                     "ranges": {"vehicle_year": {"min": 2012}}}},
+        {"name": "Homeowners' car insurance, exclusive", "vertical": "car-insurance", "price": "46.00",
+         "exclusive": True,
+         "filters": {"countries": ["US"], "choices": {"homeowner": [True]}, "max_fraud_score": 20},
+         "caps": {"daily": 15, "daily_budget": "600.00"}},
+        {"name": "Travel insurance for long-haul trips", "vertical": "travel", "price": "7.50",
+         "filters": {"countries": ["US", "GB"], "ranges": {"budget": {"min": 1500}}}, "caps": {"daily": 30}},
+        {"name": "Canada car insurance pilot", "vertical": "car-insurance", "price": "19.00", "status": "paused",
+         "filters": {"countries": ["CA"]}},
+    ],
+    "Crestline Auto & Home": [
+        {"name": "West and Sun Belt drivers", "vertical": "car-insurance", "price": "21.00",
+         "filters": {"countries": ["US"], "regions": ["CA", "OR", "WA", "AZ", "CO", "TX", "FL", "GA", "TN"]}},
+        {"name": "Multi-driver households, US and Canada", "vertical": "car-insurance", "price": "23.00",
+         "filters": {"countries": ["US", "CA"], "ranges": {"drivers": {"min": 2}}},
+         "caps": {"daily": 20, "daily_budget": "400.00"}},
+    ],
+    "Northwind Lending": [
+        {"name": "Prime debt consolidation, exclusive", "vertical": "personal-loans", "price": "62.00",
+         "exclusive": True,
+         "filters": {"countries": ["US"], "choices": {"credit_score_band": ["excellent", "good"],
+                                                      "purpose": ["debt_consolidation", "home_improvement"]},
+                     "ranges": {"monthly_income": {"min": 3000}}},
+         "caps": {"daily": 20}},
+        {"name": "Employed applicants, US and UK", "vertical": "personal-loans", "price": "29.00",
+         "filters": {"countries": ["US", "GB"], "choices": {"employment_status": ["employed", "self_employed"]},
+                     "ranges": {"loan_amount": {"min": 1000, "max": 25000}}},
+         "caps": {"daily_budget": "900.00"}},
+    ],
+    "Meridian Credit Union": [
+        {"name": "Car loans and refinancing", "vertical": "personal-loans", "price": "27.00",
+         "filters": {"countries": ["US", "CA"], "choices": {"purpose": ["car", "debt_consolidation", "other"]},
+                     "ranges": {"monthly_income": {"min": 1500}}}},
+        {"name": "UK members, small loans", "vertical": "personal-loans", "price": "24.00",
+         "filters": {"countries": ["GB"], "ranges": {"loan_amount": {"max": 15000}}},
+         "caps": {"daily": 25, "daily_budget": "500.00"}},
+    ],
+    "Bluewave Holidays": [
+        {"name": "UK holiday enquiries, staffed hours", "vertical": "travel", "price": "8.50",
+         "filters": {"countries": ["GB"], "ranges": {"budget": {"min": 1000}}},
+         # The call centre works 06:00-23:59 London time every day: open 18 hours in 24.
+         "schedule": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": list(range(6, 24))}},
+        {"name": "Family and group trips, exclusive", "vertical": "travel", "price": "16.00", "exclusive": True,
+         "filters": {"countries": ["GB", "DE"], "ranges": {"travellers": {"min": 3}}}, "caps": {"daily": 12}},
+        {"name": "Germany beach and city breaks", "vertical": "travel", "price": "7.00",
+         "filters": {"countries": ["DE"], "choices": {"trip_type": ["beach", "city", "cruise"]}},
+         "caps": {"daily": 40, "daily_budget": "250.00"}},
+    ],
+    "Skillforge Academy": [
+        {"name": "Tech career changers", "vertical": "online-courses", "price": "13.00",
+         "filters": {"countries": ["US", "CA", "GB"],
+                     "choices": {"course_topic": ["data_science", "web_development", "cloud_computing"]}}},
+        {"name": "Bootcamp-ready, starting soon (exclusive)", "vertical": "online-courses", "price": "28.00",
+         "exclusive": True,
+         "filters": {"countries": ["US", "CA", "GB"], "min_temperature": "hot",
+                     "choices": {"study_mode": ["full_time", "part_time", "live_online"]}},
+         "caps": {"daily": 10}},
+        {"name": "Digital marketing learners", "vertical": "online-courses", "price": "10.00",
+         "filters": {"choices": {"course_topic": ["digital_marketing"]}}, "caps": {"daily": 25}},
+    ],
+}
 AFFILIATES = [
     {"name": "CompareWise", "email": "partners@comparewise.example", "site": "https://www.comparewise.example",
      "sources": ["google-search", "bing-search", "newsletter"]},
@@ -148,29 +235,27 @@ def run_demo(host: str, port: int, serve: bool, lead_count: int) -> None:
 
 
 def seed_network(session: Session, lead_count: int, seed: int = SEED) -> None:
-    """Verticals, advertisers, affiliates, offers and leads, each through its service."""
+    """Verticals, advertisers with their opening balances, affiliates, offers, orders, then leads,
+    each through its service: the leads are sold to the orders (or kept for the store) as at intake."""
     rng = random.Random(seed)
     for spec in VERTICALS:
         create_vertical(session, VerticalCreate(**{k: Decimal(v) if k == "base_price" else v
                                                    for k, v in spec.items() if k != "fields"},
                                                 fields=_field_specs(spec["fields"])))
-    advertiser_ids = {}
-    for spec in ADVERTISERS:
-        created = create_advertiser(session, AdvertiserCreate(
-            name=spec["name"], email=spec["email"], billing_mode=spec["billing_mode"],
-            credit_limit=Decimal(spec["credit_limit"]) if "credit_limit" in spec else None))
-        advertiser_ids[spec["name"]] = created.id
+    advertisers = seed_advertisers(session)
     affiliates = {}
     for spec in AFFILIATES:
         created = create_affiliate(session, AffiliateCreate(name=spec["name"], email=spec["email"]))
         affiliates[spec["name"]] = Principal(role=Role.AFFILIATE, affiliate_id=created.id, name=spec["name"])
     offers = []
     for spec, weight, promoters in OFFERS:
+        owner = advertisers.get(spec.get("advertiser", ""))
         offer = create_offer(session, OfferCreate(
             name=spec["name"], vertical=spec["vertical"], kind=spec["kind"], payout_model=spec["payout_model"],
             payout=Decimal(spec["payout"]), revenue=Decimal(spec["revenue"]), landing_url=spec["landing_url"],
-            advertiser_id=advertiser_ids.get(spec.get("advertiser", ""))))
+            advertiser_id=owner.advertiser_id if owner else None))
         offers.append((offer.id, spec["vertical"], weight, promoters))
+    place_orders(session, advertisers)
     sites = {spec["name"]: spec for spec in AFFILIATES}
     seen: dict[str, list[people.Person]] = {}
     for _ in range(lead_count):
@@ -187,7 +272,33 @@ def seed_network(session: Session, lead_count: int, seed: int = SEED) -> None:
         body = {"offer_id": offer_id, "contact": contact, "attributes": people.attributes(vertical, person, rng),
                 "sub_ids": {"sub1": rng.choice(sites[promoter]["sources"]), "sub2": f"cmp-{rng.randint(100, 140)}"},
                 **people.consent_and_meta(vertical, sites[promoter]["site"], rng)}
+        if rng.random() < PSEUDO_SHARE:
+            people.make_pseudo(body, rng)
         submit_lead(session, affiliates[promoter], _submission(body))
+
+
+def seed_advertisers(session: Session) -> dict[str, Principal]:
+    """The demo's advertisers; each prepaid one gets its opening balance as a finance manual credit."""
+    finance = Principal(role=Role.FINANCE, name="demo seed")
+    advertisers = {}
+    for spec in ADVERTISERS:
+        created = create_advertiser(session, AdvertiserCreate(
+            name=spec["name"], email=spec["email"], billing_mode=spec["billing_mode"],
+            credit_limit=Decimal(spec["credit_limit"]) if "credit_limit" in spec else None))
+        if "opening_balance" in spec:
+            credit_advertiser(session, finance, created.id,
+                              CreditCreate(amount=Decimal(spec["opening_balance"]), note=OPENING_BALANCE_NOTE))
+        advertisers[spec["name"]] = Principal(role=Role.ADVERTISER, advertiser_id=created.id, name=spec["name"])
+    return advertisers
+
+
+def place_orders(session: Session, advertisers: dict[str, Principal]) -> None:
+    """Every advertiser's ORDERS, placed as the advertiser would, in the advertiser's time zone."""
+    zones = {spec["name"]: spec["time_zone"] for spec in ADVERTISERS}
+    for name, orders in ORDERS.items():
+        for spec in orders:
+            create_order(session, advertisers[name],
+                         msgspec.convert({"time_zone": zones[name], **spec}, OrderCreate, str_keys=True))
 
 
 def issue_demo_keys(session: Session) -> list[tuple[str, str]]:
@@ -233,10 +344,45 @@ def _summary(session: Session) -> dict[str, Any]:
 
     rows = session.execute(select(Lead.status, Lead.reason, func.count()).group_by(Lead.status, Lead.reason)).all()
     offers = session.execute(select(Offer).order_by(Offer.id)).scalars().all()
-    return {"leads": {f"{status}/{reason}" if reason else status: count for status, reason, count in rows},
+    orders = {(advertiser_id, status): count for advertiser_id, status, count in session.execute(
+        select(Order.advertiser_id, Order.status, func.count()).group_by(Order.advertiser_id, Order.status))}
+    bought = {advertiser_id: (count, spent) for advertiser_id, count, spent in session.execute(
+        select(Sale.advertiser_id, func.count(), func.sum(Sale.price_minor)).where(Sale.status == "sold")
+        .group_by(Sale.advertiser_id))}
+    advertisers = []
+    for advertiser in list_advertisers(session):
+        if advertiser.email not in DEMO_EMAILS:
+            continue
+        balance = advertiser_balance(session, Principal(role=Role.ADVERTISER, advertiser_id=advertiser.id))
+        count, spent_minor = bought.get(advertiser.id, (0, 0))
+        advertisers.append({"name": advertiser.name, "billing_mode": advertiser.billing_mode,
+                            "active": orders.get((advertiser.id, "active"), 0),
+                            "paused": orders.get((advertiser.id, "paused"), 0), "bought": count,
+                            "spent": from_minor(spent_minor or 0, advertiser.currency), "balance": balance.balance,
+                            "currency": advertiser.currency})
+    return {"leads": {(status, reason): count for status, reason, count in rows},
             "offers": [(o.id, o.name, o.vertical_id, o.kind, o.payout_model, o.payout_minor, o.currency)
                        for o in offers],
-            "verticals": {v.id: v.slug for v in list_verticals(session)}}
+            "verticals": {v.id: v.slug for v in list_verticals(session)}, "advertisers": advertisers}
+
+
+def lead_summary(leads: dict[tuple[str, str | None], int]) -> str:
+    """`Leads: 300 (sold 171, accepted 95, review 3, rejected 31: duplicate 19, name_test 7, ...)`."""
+    by_status: dict[str, int] = {}
+    rejected: dict[str, int] = {}
+    for (status, reason), count in leads.items():
+        by_status[status] = by_status.get(status, 0) + count
+        if status == "rejected":
+            rejected[reason or "unknown"] = rejected.get(reason or "unknown", 0) + count
+    rank = {status: i for i, status in enumerate(LEAD_STATUS_ORDER)}
+    parts = []
+    for status in sorted(by_status, key=lambda s: (rank.get(s, len(rank)), s)):
+        part = f"{status} {by_status[status]}"
+        if status == "rejected":
+            part += ": " + ", ".join(f"{reason} {count}" for reason, count in
+                                     sorted(rejected.items(), key=lambda item: (-item[1], item[0])))
+        parts.append(part)
+    return f"Leads: {sum(by_status.values())} ({', '.join(parts) or 'none yet'})"
 
 
 def _where(settings: Settings) -> str:
@@ -246,8 +392,6 @@ def _where(settings: Settings) -> str:
 
 
 def _print_welcome(settings: Settings, url: str, keys: list[tuple[str, str]], summary: dict[str, Any]) -> None:
-    from leadmarket.money import from_minor
-
     lines = ["", f"Leadmarket demo: {url}",
              f"  API docs:  {url}/schema   (OpenAPI JSON at {url}/schema/openapi.json)",
              f"  database:  {_where(settings)}",
@@ -262,8 +406,13 @@ def _print_welcome(settings: Settings, url: str, keys: list[tuple[str, str]], su
                      f"{from_minor(payout_minor, currency)} {currency}]")
         if car_offer is None and slug == "car-insurance" and model == "cpl":
             car_offer = offer_id
-    counts = ", ".join(f"{status} {count}" for status, count in sorted(summary["leads"].items()))
-    lines += ["", f"Leads: {sum(summary['leads'].values())} ({counts or 'none yet'})"]
+    lines += ["", "Advertisers (their orders, the leads they bought and their balance):"]
+    for row in summary["advertisers"]:
+        paused = f" + {row['paused']} paused" if row["paused"] else ""
+        lines.append(f"  {row['name']} [{row['billing_mode']}]: {row['active']} active{paused} orders, bought "
+                     f"{row['bought']} leads for {row['spent']} {row['currency']}, balance {row['balance']} "
+                     f"{row['currency']}")
+    lines += ["", lead_summary(summary["leads"])]
     affiliate = next((raw for label, raw in keys if label.startswith("affiliate key (CompareWise)")), None)
     if car_offer is not None and affiliate is not None:
         body = json.dumps(example_lead(car_offer), ensure_ascii=False).replace("'", "\\u0027")  # shell-quoted

@@ -1,4 +1,5 @@
-"""Believable people for the demo: names, places, valid phones and e-mails, and what they fill in.
+"""Believable people for the demo: names, places, valid phones and e-mails, and what they fill in;
+and the pseudo-leads a real network also gets (jokers, scripts).
 
 Every function takes the caller's `random.Random`, so a seeded run gives the same people; phones
 are generated until phonenumbers calls them valid mobile numbers for their country.
@@ -109,6 +110,9 @@ USER_AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 "
     "Edg/131.0.0.0",
 ]
+JOKER_NAMES = [("Test", "Test"), ("Asdf", "Asdf"), ("Mickey", "Mouse Test"), ("Max", "Mustermann"),
+               ("John", "Doe"), ("Qwerty", "Uiop")]
+BOT_AGENTS = ["python-requests/2.32.3", "curl/8.5.0", "Go-http-client/1.1", "HeadlessChrome/131.0.0.0"]
 VEHICLE_MAKES = "Toyota Honda Ford Chevrolet Nissan Hyundai Tesla Subaru BMW Volkswagen Kia Jeep Mazda".split()
 INSURERS = {"US": ["GEICO", "Progressive", "State Farm", "Allstate", "USAA", "Liberty Mutual"],
             "CA": ["Intact", "Desjardins", "TD Insurance", "Aviva", "Belairdirect"]}
@@ -247,6 +251,20 @@ def consent_and_meta(vertical: str, site: str, rng: random.Random) -> dict[str, 
                         "given_at": given_at.isoformat().replace("+00:00", "Z"), "ip": ip,
                         "page_url": f"{site}/{vertical}"},
             "meta": {"ip": ip, "user_agent": rng.choice(USER_AGENTS), "form_seconds": form_seconds}}
+
+
+def make_pseudo(body: dict[str, Any], rng: random.Random) -> None:
+    """Turn a lead into a pseudo-lead, in place: a joker's name, a script posting in seconds, or a
+    person who clicked through the form too fast to have read it (the screen holds that for review)."""
+    kind = rng.choices(["joker", "bot", "hurried"], weights=[2, 2, 1])[0]
+    if kind == "joker":
+        first, last = rng.choice(JOKER_NAMES)
+        body["contact"] = {**body["contact"], "first_name": first, "last_name": last}
+    elif kind == "bot":
+        body["meta"] = {**body["meta"], "user_agent": rng.choice(BOT_AGENTS),
+                        "form_seconds": round(rng.uniform(0.4, 2.5), 1)}
+    else:
+        body["meta"] = {**body["meta"], "form_seconds": round(rng.uniform(2.5, 4.5), 1)}
 
 
 def public_ip(rng: random.Random) -> str:

@@ -62,12 +62,19 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def db(engine: Engine) -> Iterator[sessionmaker[Session]]:
-    """A session factory on the test database; every row written is removed after the test."""
+def db(engine: Engine, settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """A session factory on the test database; every row written is removed after the test, and
+    so is every Redis key under this run's prefix (velocity windows, caches, the click stream)."""
     yield sessionmaker(engine, expire_on_commit=False)
     tables = ", ".join(f'"{t.name}"' for t in metadata().sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        for key in client.scan_iter(match=settings.redis_prefix + "*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis
-from sqlalchemy import select
 
 from affiliates import clicks
 from affiliates.tasks import flush_clicks

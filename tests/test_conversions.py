@@ -16,7 +16,14 @@ from affiliates.cpa_models import Conversion
 from affiliates.tracking import targets
 from leadmarket.celery_app import configure_celery
 from leadmarket.identity import Principal, Role
-from tests.support import count_rows, created, error_fields, lead_body, post_lead, problem
+from tests.support import (
+    count_rows,
+    created,
+    error_fields,
+    lead_body,
+    post_lead,
+    problem,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -24,7 +24,7 @@ class AffiliateServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 server.requests.append(parse_qs(urlsplit(self.path).query, keep_blank_values=True))
                 status = server.statuses.pop(0) if server.statuses else 200
                 self.send_response(status)

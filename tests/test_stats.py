@@ -115,7 +115,7 @@ def test_ten_thousand_spent_for_ten_clients_is_a_thousand_per_client(client, net
 
 
 def test_per_click_costs_count_as_traffic_cost_and_split_by_sub_id(client, network, campaign):
-    offer, link = campaign
+    _, link = campaign
     clicks_through(client, link, 3, "?sub2=a&cost=0.50")
     clicks_through(client, link, 1, "?sub2=b&cost=0.25")
     flush_clicks()

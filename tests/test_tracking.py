@@ -190,3 +190,24 @@ def test_without_redis_the_redirect_writes_the_click_itself(settings, engine, db
     assert [c.sub_ids for c in stored] == [{"sub1": "a", "sub2": "email"}, {"sub1": "b", "sub2": "email"}]
     assert [c.is_unique for c in stored] == [True, False]
     assert parse_qs(urlsplit(first.headers["location"]).query)["cid"] == [stored[0].click_id]
+
+
+def test_clicks_racing_on_a_cold_link_share_one_lookup(client, network, redis_db, engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    link = new_link(client, network)
+    targets.clear()
+    redis_db.delete(client.app.state.settings.redis_prefix + "link:" + link["code"])
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda _: follow(client, link["url"]).status_code, range(32)))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert answers == [302] * 32
+    assert len(statements) == 1   # one lookup for all the concurrent misses, not one per click

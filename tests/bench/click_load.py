@@ -46,8 +46,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import aiohttp  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+import aiohttp
+from sqlalchemy import create_engine, text
 
 PG_SERVER = os.environ.get("LEADMARKET_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("LEADMARKET_BENCH_REDIS", "redis://127.0.0.1:6379/11")
@@ -96,7 +96,7 @@ async def _get(session: aiohttp.ClientSession, url: str, headers: dict[str, str]
                 return False
             phase.redirected += 1
             return True
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         phase.errors += 1
         if len(phase.error_samples) < 3:
             phase.error_samples.append(repr(exc))

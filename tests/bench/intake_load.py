@@ -57,11 +57,18 @@ FIELDS = [
     {"name": "homeowner", "type": "boolean"},
     {"name": "current_insurer", "type": "string", "max": 60},
 ]
-FIRST = ["Maria", "James", "Aisha", "Chen", "Olivia", "Mateo", "Priya", "Noah", "Fatima", "Liam", "Sofia", "Ethan"]
-LAST = ["Lopez", "Smith", "Okafor", "Wang", "Johnson", "García", "Patel", "Brown", "Kowalski", "Nguyen", "Miller"]
-PLACES = [("CA", "San Francisco", "94107", "415"), ("NY", "New York", "10001", "212"), ("TX", "Austin", "78701", "512"),
-          ("IL", "Chicago", "60601", "312"), ("MA", "Boston", "02108", "617"), ("WA", "Seattle", "98101", "206"),
-          ("GA", "Atlanta", "30303", "404"), ("CO", "Denver", "80202", "303")]
+try:  # Faker's name lists give 690,000 distinct people, as varied as real traffic
+    from faker.providers.person.en_US import Provider as _Names
+
+    FIRST, LAST = list(_Names.first_names), list(_Names.last_names)
+except ImportError:
+    FIRST = ["Maria", "James", "Aisha", "Chen", "Olivia", "Mateo", "Priya", "Noah", "Fatima", "Liam", "Sofia"]
+    LAST = ["Lopez", "Smith", "Okafor", "Wang", "Johnson", "García", "Patel", "Brown", "Kowalski", "Nguyen"]
+# state, city, ZIP prefix (three digits), area code
+PLACES = [("CA", "San Francisco", "941", "415"), ("NY", "New York", "100", "212"), ("TX", "Austin", "787", "512"),
+          ("IL", "Chicago", "606", "312"), ("MA", "Boston", "021", "617"), ("WA", "Seattle", "981", "206"),
+          ("GA", "Atlanta", "303", "404"), ("CO", "Denver", "802", "303"), ("AZ", "Phoenix", "850", "602"),
+          ("FL", "Miami", "331", "305"), ("OR", "Portland", "972", "503"), ("MN", "Minneapolis", "554", "612")]
 INSURERS = ["Acme Mutual", "Northwind", "Contoso Auto", None]
 MAILBOXES = ["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "aol.com", "hotmail.com", "proton.me"]
 AGENTS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36",
@@ -94,11 +101,15 @@ class LeadFactory:
 
     def __call__(self) -> bytes:
         n = next(self.serial)
-        region, city, postal, area = PLACES[n % len(PLACES)]
+        region, city, zip_prefix, area = PLACES[n % len(PLACES)]
         exchanges = self.exchanges[area]
         line = n // len(PLACES)
         exchange = exchanges[(line // 10000) % len(exchanges)]
-        first, last = FIRST[n % len(FIRST)], LAST[(n // len(FIRST)) % len(LAST)]
+        # A multiplicative hash spreads consecutive leads over all name pairs without repeating one
+        # (the multiplier is prime to the number of pairs), so the fuzzy dedupe sees strangers.
+        person = n * 2654435761 % (len(FIRST) * len(LAST))
+        first, last = FIRST[person % len(FIRST)], LAST[person // len(FIRST)]
+        postal = f"{zip_prefix}{person // 7 % 100:02d}"
         insurer = INSURERS[n % len(INSURERS)]
         if n % 1000 == 0:  # consent given a minute before the post, as a landing page would
             self.consent_at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
@@ -134,12 +145,17 @@ class Phase:
     seconds: float = 0.0
     offered_rate: float | None = None
     server_cpu: float = 0.0  # CPU seconds the server processes used in the window
+    database_cpu: float = 0.0  # CPU seconds of the PostgreSQL backends serving the bench database
     client_cpu: float = 0.0  # CPU seconds this load generator used in the window
 
     @property
     def cpu_per_request(self) -> float:
         """Server CPU ms per answered request: steadier than req/s when other work shares the cores."""
         return self.server_cpu / len(self.latencies) * 1000 if self.latencies else float("nan")
+
+    @property
+    def database_cpu_per_request(self) -> float:
+        return self.database_cpu / len(self.latencies) * 1000 if self.latencies else float("nan")
 
     @property
     def not_accepted(self) -> int:
@@ -159,29 +175,47 @@ class Phase:
         rate = f" (offered {self.offered_rate:.0f}/s, open loop)" if self.offered_rate else ""
         extra = "".join(f", {n} {status}" for status, n in sorted(self.outcomes.items()))
         return (f"{self.name:<18} {self.rps:6.0f} req/s  p50 {self.pct(0.50):6.1f} ms  p99 {self.pct(0.99):6.1f} ms  "
-                f"errors {self.errors}{extra}  server CPU {self.cpu_per_request:.2f} ms/req, "
+                f"errors {self.errors}{extra}  CPU ms/req: server {self.cpu_per_request:.2f}, "
+                f"PostgreSQL {self.database_cpu_per_request:.2f}; "
                 f"load generator {self.client_cpu / self.seconds:.0%} of a core{rate}")
 
 
-def server_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every process in the server's process group (Linux /proc)."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+def _process_ticks(pgid: int, database: str) -> tuple[int, dict[int, int]]:
+    """CPU ticks of the server's process group (summed) and of each PostgreSQL backend connected
+    to `database` (their titles name it), from Linux /proc."""
+    server, backends = 0, {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
             continue
-        if int(fields[2]) == pgid:  # fields after "(comm)": state, ppid, pgrp, ..., utime, stime
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            ticks = int(fields[11]) + int(fields[12])  # after "(comm)": state, ppid, pgrp, ..., utime, stime
+            if int(fields[2]) == pgid:
+                server += ticks
+            elif database in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                backends[int(proc.name)] = ticks
+        except (OSError, IndexError, ValueError):
+            continue
+    return server, backends
 
 
-async def measure_window(phase: Phase, pgid: int, start: float, end: float) -> None:
-    """Sample server and load-generator CPU at the window's edges."""
+async def measure_window(phase: Phase, pgid: int, database: str, start: float, end: float) -> None:
+    """Server, PostgreSQL and load-generator CPU over the window. Backends are sampled every
+    0.2 s, since a pool may open and close connections inside the window; a backend's last
+    0.2 s before it exits is missed."""
     await asyncio.sleep(max(0.0, start - time.perf_counter()))
-    server, client = server_cpu_seconds(pgid), time.process_time()
-    await asyncio.sleep(max(0.0, end - time.perf_counter()))
-    phase.server_cpu, phase.client_cpu = server_cpu_seconds(pgid) - server, time.process_time() - client
+    client = time.process_time()
+    server, seen = _process_ticks(pgid, database)
+    first = dict(seen)  # backends born later started at zero
+    last, server_now = dict(seen), server
+    while time.perf_counter() < end:
+        await asyncio.sleep(min(0.2, max(0.0, end - time.perf_counter())))
+        server_now, seen = _process_ticks(pgid, database)
+        last.update(seen)
+    tick = os.sysconf("SC_CLK_TCK")
+    phase.server_cpu = (server_now - server) / tick
+    phase.database_cpu = sum(ticks - first.get(pid, 0) for pid, ticks in last.items()) / tick
+    phase.client_cpu = time.process_time() - client
 
 
 async def _send(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str],
@@ -219,7 +253,8 @@ def _headers(api_key: str | None, idempotency: bool) -> Callable[[], dict[str, s
 
 
 async def closed_loop(url: str, phase: Phase, bodies: Callable[[], bytes], headers: Callable[[], dict[str, str]],
-                      *, pgid: int, connections: int, warmup: float, duration: float, max_requests: int,
+                      *, pgid: int, database: str, connections: int, warmup: float, duration: float,
+                      max_requests: int,
                       check_accepted: bool) -> Phase:
     """`connections` clients each send their next request as soon as the last answer arrives."""
     connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=120)
@@ -239,14 +274,15 @@ async def closed_loop(url: str, phase: Phase, bodies: Callable[[], bytes], heade
                 if ok and window_start <= began and done <= window_end:
                     phase.latencies.append(done - began)
 
-        await asyncio.gather(measure_window(phase, pgid, window_start, window_end),
+        await asyncio.gather(measure_window(phase, pgid, database, window_start, window_end),
                              *(client() for _ in range(connections)))
         phase.seconds = min(time.perf_counter(), window_end) - window_start
     return phase
 
 
 async def open_loop(url: str, phase: Phase, bodies: Callable[[], bytes], headers: Callable[[], dict[str, str]],
-                    *, pgid: int, rate: float, warmup: float, duration: float, connections: int) -> Phase:
+                    *, pgid: int, database: str, rate: float, warmup: float, duration: float,
+                    connections: int) -> Phase:
     """Requests start on a fixed schedule whatever the answers do; latency counts from the schedule."""
     phase.offered_rate = rate
     connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=120)
@@ -255,7 +291,7 @@ async def open_loop(url: str, phase: Phase, bodies: Callable[[], bytes], headers
         start = time.perf_counter()
         window_start = start + warmup
         total = int(rate * (warmup + duration))
-        tasks = {asyncio.create_task(measure_window(phase, pgid, window_start, window_start + duration))}
+        tasks = {asyncio.create_task(measure_window(phase, pgid, database, window_start, window_start + duration))}
 
         async def one(scheduled: float) -> None:
             ok = await _send(session, url, bodies(), headers(), phase, True)
@@ -416,7 +452,8 @@ class Round:
 
 async def run_round(server: Server, bench: Bench, leads: LeadFactory, args: argparse.Namespace) -> Round:
     ceiling_bodies = itertools.cycle([leads() for _ in range(1000)]).__next__  # same JSON, no API work
-    window = {"pgid": server.process.pid, "warmup": args.warmup, "duration": args.duration}
+    window = {"pgid": server.process.pid, "database": bench.database, "warmup": args.warmup,
+              "duration": args.duration}
     ceiling = await closed_loop(server.base + "/bench/ceiling", Phase("ceiling"), ceiling_bodies, _headers(None, False),
                                 connections=args.connections, max_requests=args.max_requests, check_accepted=False,
                                 **window)
@@ -454,8 +491,8 @@ def summary(results: dict[int, list[Round]], args: argparse.Namespace, command: 
         f"every lead is unique and carries {'an' if args.idempotency_key else 'no'} Idempotency-Key. "
         f"Each cell: median of {rounds} round(s) (min–max).",
         "",
-        "| workers | endpoint | req/s | p50 ms | p99 ms | errors | server CPU ms/req |",
-        "|---|---|---|---|---|---|---|",
+        "| workers | endpoint | req/s | p50 ms | p99 ms | errors | server CPU ms/req | PostgreSQL CPU ms/req |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for workers, rs in results.items():
         for label, pick in (("ceiling: one INSERT of the JSON", lambda r: r.ceiling),
@@ -466,7 +503,8 @@ def summary(results: dict[int, list[Round]], args: argparse.Namespace, command: 
                          f"{_spread([p.pct(0.5) for p in phases], '.1f')} | "
                          f"{_spread([p.pct(0.99) for p in phases], '.1f')} | "
                          f"{sum(p.errors + p.not_accepted for p in phases)} | "
-                         f"{_spread([p.cpu_per_request for p in phases], '.2f')} |")
+                         f"{_spread([p.cpu_per_request for p in phases], '.2f')} | "
+                         f"{_spread([p.database_cpu_per_request for p in phases], '.2f')} |")
     lines += ["", "| workers | intake / ceiling (target ≥ 40 %) | p99 at half load (target < 100 ms) |",
               "|---|---|---|"]
     for workers, rs in results.items():

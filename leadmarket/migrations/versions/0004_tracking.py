@@ -1,7 +1,7 @@
 """tracking: links, clicks, traffic costs, conversions, postbacks, stats rollups
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-25 09:00:00
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 import leadmarket.db
 
 revision: str = '0004'
-down_revision: str | None = '0001'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -294,13 +294,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_postback_attempt'))
     )
     op.create_index(op.f('ix_postback_attempt_postback_id'), 'postback_attempt', ['postback_id'], unique=False)
-    op.add_column('offer', sa.Column('daily_conversion_cap', sa.Integer(), nullable=True))
-    op.create_check_constraint(op.f('ck_offer_daily_conversion_cap_positive'), 'offer', 'daily_conversion_cap > 0')
+    with op.batch_alter_table('offer') as batch:  # batch: SQLite cannot add a CHECK in place
+        batch.add_column(sa.Column('daily_conversion_cap', sa.Integer(), nullable=True))
+        batch.create_check_constraint(op.f('ck_offer_daily_conversion_cap_positive'), 'daily_conversion_cap > 0')
 
 
 def downgrade() -> None:
-    op.drop_constraint(op.f('ck_offer_daily_conversion_cap_positive'), 'offer', type_='check')
-    op.drop_column('offer', 'daily_conversion_cap')
+    with op.batch_alter_table('offer') as batch:
+        batch.drop_constraint(op.f('ck_offer_daily_conversion_cap_positive'), type_='check')
+        batch.drop_column('daily_conversion_cap')
     op.drop_table('postback_attempt')
     op.drop_table('postback')
     op.drop_table('conversion')

@@ -1,7 +1,7 @@
 """ledger: accounts, transactions, entries (zero-sum, append-only), top-ups, Stripe events
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-25 12:00:00
 
 On PostgreSQL the database itself keeps the ledger honest:
@@ -22,7 +22,7 @@ from alembic import op
 import leadmarket.db
 
 revision: str = '0005'
-down_revision: str | None = '0001'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
