@@ -29,6 +29,7 @@ from affiliates.models import Offer
 from affiliates.rollups import mark_stale
 from affiliates.tracking_models import SUB_COLUMNS
 from affiliates.upserts import insert_for
+from billing import charging
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
 from leadmarket.errors import (
@@ -216,10 +217,18 @@ def charge_conversion(session: Session, conversion: Conversion) -> None:
     """THE MONEY SEAM of CPA: an approved conversion earns the affiliate the offer's payout and
     costs the advertiser the offer's revenue (a CPL offer's conversion moves no money).
 
-    Until billing's ledger is wired in, the amounts are recorded on the conversion row, in the
-    caller's transaction. Wiring it is one call here, in this same transaction:
-    `billing.charging.charge_conversion(session, reference=f"conversion:{conversion.id}",
-    advertiser_id=..., affiliate_id=..., revenue_minor=..., payout_minor=..., currency=...)`.
+    The amounts go on the conversion row and, in the caller's same transaction, into the ledger
+    as one balanced transaction under the reference "conversion:<id>": the advertiser's cash
+    -revenue, the affiliate's payable +payout, platform revenue +(revenue - payout). The ledger
+    posts a reference once, so even a second call here would not move money twice.
+
+    An advertiser who cannot pay (a prepaid balance plus credit limit below the revenue) gets
+    billing's InsufficientFunds, a Conflict: the approval fails with a 409 and nothing is written
+    — the caller's transaction rolls back, so the conversion stays `pending` (approved through
+    `/approve`) or is not recorded at all (reported as approved); once topped up, the advertiser
+    approves it, or reports the same external_id, again. We refuse rather than book an `unpaid`
+    conversion: a prepaid advertiser's balance never goes below its floor (DESIGN invariant 4),
+    and an affiliate is never promised a payout nobody has paid for.
     """
     offer = session.get_one(Offer, conversion.offer_id)
     cpa = offer.payout_model == "cpa"
@@ -227,6 +236,15 @@ def charge_conversion(session: Session, conversion: Conversion) -> None:
     conversion.revenue_minor = (offer.revenue_minor or 0) if cpa else 0
     conversion.charged_at = utcnow()
     session.flush()
+    charging.charge_conversion(session, reference=conversion_reference(conversion.id),
+                               advertiser_id=conversion.advertiser_id, affiliate_id=conversion.affiliate_id,
+                               revenue_minor=conversion.revenue_minor, payout_minor=conversion.payout_minor,
+                               currency=conversion.currency)
+
+
+def conversion_reference(conversion_id: int) -> str:
+    """The ledger reference of a conversion's charge."""
+    return f"conversion:{conversion_id}"
 
 
 # ---------------------------------------------------------------- reading

@@ -54,5 +54,8 @@ class Offer(Base):
     # CPA: conversions per UTC day this offer pays for; more are recorded as `over_cap` (NULL: no cap).
     daily_conversion_cap: Mapped[int | None] = mapped_column(
         Integer, CheckConstraint("daily_conversion_cap > 0", name="daily_conversion_cap_positive"))
+    # Calls to the offer's tracking numbers this long or shorter make no lead (NULL: 60 s, see affiliates/calls.py).
+    min_call_seconds: Mapped[int | None] = mapped_column(
+        Integer, CheckConstraint("min_call_seconds BETWEEN 0 AND 3600", name="min_call_seconds_range"))
 
     vertical = relationship("Vertical", lazy="joined")

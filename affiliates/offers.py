@@ -58,12 +58,14 @@ def create_offer(session: Session, data: OfferCreate) -> Offer:
         errors.append(FieldError("payout", "must not exceed revenue"))
     if data.daily_conversion_cap is not None and not 1 <= data.daily_conversion_cap <= 1_000_000:
         errors.append(FieldError("daily_conversion_cap", "must be between 1 and 1000000 conversions a day"))
+    if data.min_call_seconds is not None and not 0 <= data.min_call_seconds <= 3600:
+        errors.append(FieldError("min_call_seconds", "must be between 0 and 3600 seconds"))
     if errors:
         raise InvalidInput(errors)
     offer = Offer(name=data.name.strip(), vertical_id=vertical.id, kind=data.kind, advertiser_id=data.advertiser_id,
                   payout_model=data.payout_model, payout_minor=payout_minor, revenue_minor=revenue_minor,
                   currency=currency, landing_url=data.landing_url, status="active", created_at=utcnow(),
-                  daily_conversion_cap=data.daily_conversion_cap)
+                  daily_conversion_cap=data.daily_conversion_cap, min_call_seconds=data.min_call_seconds)
     offer.vertical = vertical
     with transaction(session):
         session.add(offer)
@@ -85,4 +87,5 @@ def offer_view(offer: Offer, principal: Principal) -> OfferView:
                      payout_model=offer.payout_model, payout=from_minor(offer.payout_minor, offer.currency),
                      currency=offer.currency, landing_url=offer.landing_url, status=offer.status,
                      created_at=offer.created_at, advertiser_id=offer.advertiser_id if staff else None,
-                     revenue=revenue, daily_conversion_cap=offer.daily_conversion_cap)
+                     revenue=revenue, daily_conversion_cap=offer.daily_conversion_cap,
+                     min_call_seconds=offer.min_call_seconds)

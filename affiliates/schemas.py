@@ -35,6 +35,7 @@ class OfferCreate(msgspec.Struct, forbid_unknown_fields=True):
     advertiser_id: int | None = None
     revenue: Decimal | None = None
     daily_conversion_cap: int | None = None
+    min_call_seconds: int | None = None
 
 
 class OfferView(msgspec.Struct):
@@ -53,3 +54,4 @@ class OfferView(msgspec.Struct):
     advertiser_id: int | None = None
     revenue: Decimal | None = None
     daily_conversion_cap: int | None = None
+    min_call_seconds: int | None = None

@@ -20,6 +20,7 @@ from api.admin import AdvertiserController, AffiliateController, OfferController
 from api.auth import ApiKeyAuthentication, provide_principal
 from api.bench import bench_handlers
 from api.billing import BILLING_HANDLERS
+from api.calls import CALL_HANDLERS
 from api.errors import EXCEPTION_HANDLERS
 from api.fraud import FRAUD_CONTROLLERS
 from api.health import healthz
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     return Litestar(
         route_handlers=[healthz, home, VerticalController, AdvertiserController, AffiliateController,
                         OfferController, LeadController, *bench_handlers(), *FRAUD_CONTROLLERS,
-                        *tracking_handlers(), *BILLING_HANDLERS, OrderController],
+                        *tracking_handlers(), *BILLING_HANDLERS, OrderController, *CALL_HANDLERS],
         dependencies={"session": Provide(provide_session),
                       "principal": Provide(provide_principal, sync_to_thread=False)},
         middleware=[DefineMiddleware(ApiKeyAuthentication)],

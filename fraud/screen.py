@@ -1,7 +1,7 @@
 """The fraud screen's entry point: a score 0-100, reason codes and a verdict for one lead.
 
 Intake calls `screen_lead` for every lead that is not an exact duplicate, inside its
-transaction. The rules (fraud/rules/: contact, jokers, bots, blocklists, geo, velocity) each
+transaction. The rules (fraud/rules/: contact, jokers, bots, blocklists, geo, velocity, clicks) each
 give signals — a reason code and its points; the score is their sum, capped at 100 (a code
 counts once, at its highest weight). The vertical's thresholds, or the offer's overrides,
 turn the score into accept / review / reject. The screen also classifies the lead's quality
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from affiliates.models import Offer
 from fraud import quality, thresholds
-from fraud.rules import Signal, blocklists, bots, contact, geo, jokers, velocity
+from fraud.rules import Signal, blocklists, bots, clicks, contact, geo, jokers, velocity
 from leadmarket.settings import Settings, current_settings
 from marketplace.models import Lead
 
@@ -49,11 +49,15 @@ def signals_for(session: Session, lead: Lead, lines: thresholds.Thresholds, sett
     return [
         *contact.check(lead),
         *jokers.check(lead),
-        *bots.check(lead, min_form_seconds=lines.min_form_seconds,
-                    consent_max_age=timedelta(hours=settings.consent_max_age_hours)),
+        # A browser's traces (form time, user agent, consent wording); a phone call leaves none.
+        *([] if lead.source == "call" else bots.check(
+            lead, min_form_seconds=lines.min_form_seconds,
+            consent_max_age=timedelta(hours=settings.consent_max_age_hours))),
         *blocklists.check(session, lead),
         *geo.check(lead, settings),
         *velocity.check(lead, settings, now),
+        *clicks.check(lead, min_seconds=settings.click_min_seconds,
+                      max_age=timedelta(days=settings.click_max_age_days)),
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import affiliates.call_models  # noqa: F401
 import affiliates.cpa_models  # noqa: F401
 import affiliates.models  # noqa: F401
 import affiliates.tracking_models  # noqa: F401

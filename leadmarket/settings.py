@@ -47,6 +47,9 @@ class Settings:
     velocity_retry_seconds: float = 5.0
     min_form_seconds: int = 5
     consent_max_age_hours: int = 72
+    # Click checks: a lead this soon after its click is scripted; this long after, stale.
+    click_min_seconds: float = 3.0
+    click_max_age_days: int = 30
 
     @property
     def is_sqlite(self) -> bool:
@@ -83,6 +86,8 @@ class Settings:
             velocity_retry_seconds=float(env.get("LEADMARKET_VELOCITY_RETRY_SECONDS", "5")),
             min_form_seconds=int(env.get("LEADMARKET_MIN_FORM_SECONDS", "5")),
             consent_max_age_hours=int(env.get("LEADMARKET_CONSENT_MAX_AGE_HOURS", "72")),
+            click_min_seconds=float(env.get("LEADMARKET_CLICK_MIN_SECONDS", "3")),
+            click_max_age_days=int(env.get("LEADMARKET_CLICK_MAX_AGE_DAYS", "30")),
         )
 
 

@@ -7,6 +7,7 @@ the durable path every lead takes, whatever the decision.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from sqlalchemy import Select, select
@@ -28,6 +29,7 @@ from marketplace.schemas import LeadDecision, LeadSubmission, LeadView
 from marketplace.validation import ValidLead, validate_submission
 
 MAX_ID = 2**31 - 1  # offer ids are 32-bit integer columns
+CALLER_FIRST_NAME = "Caller"  # a call lead's name: the phone network tells us a number, not a name
 
 
 def submit_lead(session: Session, principal: Principal, submission: LeadSubmission, *,
@@ -48,18 +50,7 @@ def submit_lead(session: Session, principal: Principal, submission: LeadSubmissi
                 return msgspec.convert(claimed.body, LeadDecision)
             record = claimed
         lead = _new_lead(principal, offer, valid, now)
-        session.add(lead)
-        session.flush()
-        holder = dedupe.claim_contact_keys(session, lead, offer.vertical, now)
-        if holder is not None:
-            outcome = Outcome(status="rejected", payout_minor=0, reason="duplicate", duplicate_of=holder)
-        elif (same_person := fuzzy_dedupe.check_person(session, lead, offer.vertical, now)) is not None:
-            outcome = same_person  # the same person under a typo: duplicate, or review when weaker
-        else:
-            outcome = decide(session, lead, offer)
-        lead.status, lead.reason, lead.payout_minor = outcome.status, outcome.reason, outcome.payout_minor
-        lead.duplicate_of_id = outcome.duplicate_of
-        postbacks.queue_lead_event(session, lead)  # the affiliate's postback, committed with the lead
+        outcome = _take(session, lead, offer, now)
         decision = LeadDecision(lead_id=lead.id, status=outcome.status, reason=outcome.reason,
                                 payout=from_minor(outcome.payout_minor, offer.currency), currency=offer.currency,
                                 duplicate_of=outcome.duplicate_of)
@@ -67,6 +58,44 @@ def submit_lead(session: Session, principal: Principal, submission: LeadSubmissi
             idempotency.complete(record, 201, msgspec.to_builtins(decision))
     postbacks.dispatch_pending(session)
     return decision
+
+
+def file_call_lead(session: Session, *, affiliate_id: int, offer: Offer, phone: str, country: str,
+                   consent: dict[str, Any], meta: dict[str, Any], now: datetime) -> Lead:
+    """A phone call as a lead (`source` "call") of `offer` for `affiliate_id`, taken like any other:
+    deduplicated (the caller's phone is the key), screened and distributed. Runs inside the
+    caller's transaction (the call's service records the call in it); after the commit the
+    caller runs `postbacks.dispatch_pending`.
+
+    A call carries a number and nothing else, so the validator's name and the vertical's
+    required attributes are waived: the name is the placeholder "Caller" (last name empty) and
+    the attributes are empty; `phone` and `country` come normalized from the telephony webhook.
+    """
+    lead = Lead(
+        offer_id=offer.id, affiliate_id=affiliate_id, vertical_id=offer.vertical_id, status="accepted",
+        source="call", first_name=CALLER_FIRST_NAME, last_name="", phone=phone, country=country, attributes={},
+        consent=consent, meta=meta, payout_minor=0, currency=offer.currency, fraud_reasons=[], created_at=now,
+    )
+    _take(session, lead, offer, now)
+    return lead
+
+
+def _take(session: Session, lead: Lead, offer: Offer, now: datetime) -> Outcome:
+    """Store a new lead and decide it: exact dedupe, fuzzy dedupe, then screen and distribute.
+    Writes the outcome on the lead and queues the affiliate's postback, in the open transaction."""
+    session.add(lead)
+    session.flush()
+    holder = dedupe.claim_contact_keys(session, lead, offer.vertical, now)
+    if holder is not None:
+        outcome = Outcome(status="rejected", payout_minor=0, reason="duplicate", duplicate_of=holder)
+    elif (same_person := fuzzy_dedupe.check_person(session, lead, offer.vertical, now)) is not None:
+        outcome = same_person  # the same person under a typo: duplicate, or review when weaker
+    else:
+        outcome = decide(session, lead, offer)
+    lead.status, lead.reason, lead.payout_minor = outcome.status, outcome.reason, outcome.payout_minor
+    lead.duplicate_of_id = outcome.duplicate_of
+    postbacks.queue_lead_event(session, lead)  # the affiliate's postback, committed with the lead
+    return outcome
 
 
 def decide(session: Session, lead: Lead, offer: Offer) -> Outcome:
@@ -125,4 +154,4 @@ def get_lead(session: Session, principal: Principal, lead_id: int) -> LeadView:
                     currency=lead.currency, click_id=lead.click_id, sub_ids=lead.sub_ids,
                     contact={k: v for k, v in contact.items() if v is not None}, attributes=lead.attributes,
                     fraud_score=lead.fraud_score, fraud_reasons=lead.fraud_reasons, temperature=lead.temperature,
-                    created_at=lead.created_at, targeted=lead.targeted)
+                    created_at=lead.created_at, targeted=lead.targeted, source=lead.source)

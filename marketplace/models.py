@@ -70,6 +70,7 @@ class Lead(Base):
         CheckConstraint("payout_minor >= 0", name="payout_not_negative"),
         CheckConstraint("email IS NOT NULL OR phone IS NOT NULL OR profile_url IS NOT NULL",
                         name="reachable"),
+        CheckConstraint("source IN ('api', 'form', 'call')", name="source_known"),
         Index("ix_lead_affiliate_id_created_at", "affiliate_id", "created_at"),
         Index("ix_lead_vertical_id_created_at", "vertical_id", "created_at"),
     )
@@ -110,6 +111,8 @@ class Lead(Base):
     targeted: Mapped[bool | None] = mapped_column(Boolean)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    # How the lead came in: posted by API (and the hosted form), or a phone call (affiliates/calls.py).
+    source: Mapped[str] = mapped_column(String(10), default="api", server_default="api")
 
     offer = relationship("Offer", lazy="raise")
     vertical = relationship("Vertical", lazy="raise")

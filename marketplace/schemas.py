@@ -131,3 +131,4 @@ class LeadView(msgspec.Struct):
     temperature: str | None
     created_at: datetime
     targeted: bool | None = None
+    source: str = "api"

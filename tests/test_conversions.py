@@ -179,3 +179,85 @@ def test_a_report_names_every_bad_field(client, network, cpa, db):
     problem(client.post("/api/v1/conversions", headers=network.affiliate_headers(),
                         json={"event": "sale", "external_id": "x", "lead_id": 1}), 403)
     assert count_rows(db, "conversion")["conversion"] == 0
+
+
+# ---------------------------------------------------------------- CPA money through the ledger
+
+
+def ledger_lines(db, conversion_id):
+    """(account kind, owner id, amount in minor units, transaction kind) of every entry posted for
+    the conversion."""
+    from billing import ledger
+    from billing.models import LedgerAccount
+
+    with db() as session:
+        lines = []
+        for transaction, entry in ledger.entries_for(session, f"conversion:{conversion_id}"):
+            account = session.get_one(LedgerAccount, entry.account_id)
+            lines.append((account.kind, account.advertiser_id or account.affiliate_id, entry.amount_minor,
+                          transaction.kind))
+    return sorted(lines)
+
+
+def test_an_approved_conversion_is_one_balanced_ledger_transaction_posted_once(client, network, cpa, db,
+                                                                                 redis_db):
+    click_id = click(client, network, cpa["id"])
+    token = client.post("/api/v1/postback-token", headers=adv(network)).json()["token"]
+    report = {"click_id": click_id, "event": "policy_sold", "external_id": "L-1"}
+    pending = client.post("/api/v1/conversions", headers=adv(network), json=report).json()
+    assert ledger_lines(db, pending["id"]) == []                         # pending: no money moves yet
+
+    assert client.post(f"/api/v1/conversions/{pending['id']}/approve", headers=adv(network)).status_code == 200
+    assert client.post(f"/api/v1/conversions/{pending['id']}/approve", headers=adv(network)).status_code == 200
+    replayed = client.get("/postback", params={"token": token, "click_id": click_id, "event": "policy_sold",
+                                               "external_id": "L-1", "status": "approved"})
+    assert replayed.status_code == 200 and replayed.json()["replayed"] is True
+
+    me, advertiser = network.affiliate["id"], network.advertiser["id"]
+    assert ledger_lines(db, pending["id"]) == [            # advertiser pays 60, affiliate earns 40, we keep 20
+        ("advertiser_cash", advertiser, -6000, "conversion"), ("affiliate_payable", me, 4000, "conversion"),
+        ("platform_revenue", None, 2000, "conversion")]
+    assert count_rows(db, "ledger_transaction")["ledger_transaction"] == 1
+    assert client.get("/api/v1/balance", headers=adv(network)).json()["balance"] == "-60.00"
+
+    # a conversion reported already approved is charged in the same request, once
+    direct = client.post("/api/v1/conversions", headers=adv(network), json={**report, "external_id": "L-2",
+                                                                            "status": "approved"})
+    client.post("/api/v1/conversions", headers=adv(network), json={**report, "external_id": "L-2",
+                                                                   "status": "approved"})
+    assert direct.json()["status"] == "approved"
+    assert [line[2] for line in ledger_lines(db, direct.json()["id"])] == [-6000, 4000, 2000]
+    assert count_rows(db, "ledger_transaction")["ledger_transaction"] == 2
+
+    trial = client.get("/api/v1/finance/trial-balance", headers=network.admin_headers)
+    assert trial.status_code == 200, trial.text
+    assert trial.json()["balanced"] and [t["total"] for t in trial.json()["totals"]] == ["0.00"]
+
+
+def test_an_advertiser_who_cannot_pay_gets_409_and_the_conversion_stays_pending(client, network, db, redis_db):
+    broke = created(client.post("/api/v1/advertisers", headers=network.admin_headers, json={
+        "name": "Thin Wallet Ins", "email": "leads@thin-wallet.example", "billing_mode": "prepaid"}))
+    offer = created(client.post("/api/v1/offers", headers=network.admin_headers, json={
+        "name": "Thin policies", "vertical": "car-insurance", "kind": "targeted", "advertiser_id": broke["id"],
+        "payout_model": "cpa", "payout": "40.00", "revenue": "60.00",
+        "landing_url": "https://thin-wallet.example/?ref={click_id}"}))
+    headers = {"X-API-Key": broke["api_key"]}
+    click_id = click(client, network, offer["id"])
+    pending = client.post("/api/v1/conversions", headers=headers, json={
+        "click_id": click_id, "event": "sale", "external_id": "T-1"}).json()
+
+    refused = problem(client.post(f"/api/v1/conversions/{pending['id']}/approve", headers=headers), 409)
+    direct = client.post("/api/v1/conversions", headers=headers, json={
+        "click_id": click_id, "event": "sale", "external_id": "T-2", "status": "approved"})
+
+    assert "balance" in refused["detail"]
+    problem(direct, 409)
+    assert [c["status"] for c in client.get("/api/v1/conversions", headers=headers).json()] == ["pending"]
+    assert count_rows(db, "ledger_transaction", "conversion") == {"ledger_transaction": 0, "conversion": 1}
+
+    topped = client.post(f"/api/v1/advertisers/{broke['id']}/credits", headers=network.admin_headers,
+                         json={"amount": "100.00", "note": "wire received"})
+    assert topped.status_code == 201, topped.text
+    approved = client.post(f"/api/v1/conversions/{pending['id']}/approve", headers=headers)
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    assert client.get("/api/v1/balance", headers=headers).json()["balance"] == "40.00"
