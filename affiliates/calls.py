@@ -20,17 +20,22 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from affiliates.call_models import Call, TrackingNumber
-from affiliates.call_schemas import CallOutcome, CallReport, TrackingNumberCreate, TrackingNumberView
-from affiliates.models import Affiliate, Offer
 from affiliates import postbacks
+from affiliates.call_models import Call, TrackingNumber
+from affiliates.call_schemas import (
+    CallOutcome,
+    CallReport,
+    TrackingNumberCreate,
+    TrackingNumberView,
+)
+from affiliates.models import Affiliate, Offer
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction, violated_constraint
 from leadmarket.errors import Conflict, FieldError, InvalidInput, PermissionDenied
 from leadmarket.identity import Principal, Role
 from leadmarket.upsert import insert_ignoring_conflict
 from leadmarket.validators import check_http_url, nul_fields
-from marketplace import intake, normalize
+from marketplace import delivery, intake, normalize
 from marketplace.models import Lead
 
 DEFAULT_MIN_CALL_SECONDS = 60
@@ -158,6 +163,7 @@ def receive_call(session: Session, principal: Principal, report: CallReport) -> 
                       "tracking_number": number.number, "recording_url": checked.recording_url})
             session.execute(update(Call).where(Call.id == row_id).values(status="lead", lead_id=lead.id))
     postbacks.dispatch_pending(session)
+    delivery.dispatch_pending(session)
     outcome = _outcome(session, call_id)
     assert outcome is not None  # committed above, by this request or by the one it raced
     return outcome
@@ -166,7 +172,7 @@ def receive_call(session: Session, principal: Principal, report: CallReport) -> 
 def _check(session: Session, report: CallReport, call_id: str,
            now: datetime) -> tuple[TrackingNumber, Offer, _CheckedCall]:
     """The report's every bad field at once, else its tracking number, offer and clean values."""
-    errors = nul_fields(report)
+    errors: list[FieldError] = []
     number = offer = None
     tracking, problem = e164(report.tracking_number, "tracking_number")
     if problem is not None:
@@ -209,6 +215,8 @@ def _check(session: Session, report: CallReport, call_id: str,
         errors.append(FieldError("started_at", "must carry a time zone, e.g. 2026-01-31T12:00:00Z"))
     elif started_at > now + CLOCK_SKEW:
         errors.append(FieldError("started_at", "must not be in the future"))
+    named = {e.field for e in errors}
+    errors += [e for e in nul_fields(report) if e.field not in named]
     if errors:
         raise InvalidInput(errors)
     assert number is not None and offer is not None and caller is not None and country is not None

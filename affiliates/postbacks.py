@@ -101,7 +101,10 @@ def render(template: str, values: dict[str, str]) -> str:
 
 def _queue(session: Session, affiliate_id: int, event: str, subject: str, values: dict[str, str],
            lead_id: int | None, conversion_id: int | None) -> None:
-    template = session.get(PostbackTemplate, affiliate_id)
+    # Core on the session's connection: read on every lead, where the ORM's get would cost more than the query
+    template = session.connection().execute(
+        select(PostbackTemplate.url_template, PostbackTemplate.events)
+        .where(PostbackTemplate.affiliate_id == affiliate_id)).one_or_none()
     if template is None or event not in template.events:
         return
     stmt = insert_for(session, Postback).values(

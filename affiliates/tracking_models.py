@@ -146,11 +146,8 @@ class _CoarseKey:
     country: Mapped[str] = mapped_column(String(2), primary_key=True)
 
 
-class ClickRollup(_RollupKey, Base):
-    """Clicks per day and dimensions, added to in the same transaction that inserts the clicks."""
-
-    __tablename__ = "stats_click_daily"
-    __table_args__ = (Index("ix_stats_click_daily_affiliate_id_day", "affiliate_id", "day"),)
+class _ClickMeasures:
+    """What a click rollup row counts (fine and coarse tables alike)."""
 
     currency: Mapped[str] = mapped_column(String(3))
     clicks: Mapped[int] = mapped_column(BigInteger)
@@ -158,12 +155,8 @@ class ClickRollup(_RollupKey, Base):
     cost_minor: Mapped[int] = mapped_column(BigInteger)
 
 
-class ActivityRollup(_RollupKey, Base):
-    """Leads, conversions, money and traffic costs per day and dimensions; whole days are
-    recomputed from their source tables by the stats worker (affiliates/rollups.py)."""
-
-    __tablename__ = "stats_activity_daily"
-    __table_args__ = (Index("ix_stats_activity_daily_affiliate_id_day", "affiliate_id", "day"),)
+class _ActivityMeasures:
+    """What an activity rollup row counts (fine and coarse tables alike)."""
 
     currency: Mapped[str] = mapped_column(String(3))
     leads: Mapped[int] = mapped_column(BigInteger)
@@ -176,6 +169,21 @@ class ActivityRollup(_RollupKey, Base):
     commission_minor: Mapped[int] = mapped_column(BigInteger)
     revenue_minor: Mapped[int] = mapped_column(BigInteger)
     cost_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class ClickRollup(_ClickMeasures, _RollupKey, Base):
+    """Clicks per day and dimensions, added to in the same transaction that inserts the clicks."""
+
+    __tablename__ = "stats_click_daily"
+    __table_args__ = (Index("ix_stats_click_daily_affiliate_id_day", "affiliate_id", "day"),)
+
+
+class ActivityRollup(_ActivityMeasures, _RollupKey, Base):
+    """Leads, conversions, money and traffic costs per day and dimensions; whole days are
+    recomputed from their source tables by the stats worker (affiliates/rollups.py)."""
+
+    __tablename__ = "stats_activity_daily"
+    __table_args__ = (Index("ix_stats_activity_daily_affiliate_id_day", "affiliate_id", "day"),)
 
 
 class RejectionRollup(_RollupKey, Base):
@@ -191,35 +199,18 @@ class RejectionRollup(_RollupKey, Base):
     rejected: Mapped[int] = mapped_column(BigInteger)
 
 
-class OfferClickRollup(_CoarseKey, Base):
+class OfferClickRollup(_ClickMeasures, _CoarseKey, Base):
     """ClickRollup summed over sub-ids; written in the same statement batch as it."""
 
     __tablename__ = "stats_click_offer_daily"
     __table_args__ = (Index("ix_stats_click_offer_daily_affiliate_id_day", "affiliate_id", "day"),)
 
-    currency: Mapped[str] = mapped_column(String(3))
-    clicks: Mapped[int] = mapped_column(BigInteger)
-    unique_clicks: Mapped[int] = mapped_column(BigInteger)
-    cost_minor: Mapped[int] = mapped_column(BigInteger)
 
-
-class OfferActivityRollup(_CoarseKey, Base):
+class OfferActivityRollup(_ActivityMeasures, _CoarseKey, Base):
     """ActivityRollup summed over sub-ids; recomputed with it."""
 
     __tablename__ = "stats_activity_offer_daily"
     __table_args__ = (Index("ix_stats_activity_offer_daily_affiliate_id_day", "affiliate_id", "day"),)
-
-    currency: Mapped[str] = mapped_column(String(3))
-    leads: Mapped[int] = mapped_column(BigInteger)
-    accepted: Mapped[int] = mapped_column(BigInteger)
-    sold: Mapped[int] = mapped_column(BigInteger)
-    review: Mapped[int] = mapped_column(BigInteger)
-    rejected: Mapped[int] = mapped_column(BigInteger)
-    conversions: Mapped[int] = mapped_column(BigInteger)
-    approved_conversions: Mapped[int] = mapped_column(BigInteger)
-    commission_minor: Mapped[int] = mapped_column(BigInteger)
-    revenue_minor: Mapped[int] = mapped_column(BigInteger)
-    cost_minor: Mapped[int] = mapped_column(BigInteger)
 
 
 class OfferRejectionRollup(_CoarseKey, Base):

@@ -26,6 +26,10 @@ from api.fraud import FRAUD_CONTROLLERS
 from api.health import healthz
 from api.leads import LeadController
 from api.orders import OrderController
+from api.store import ConsentController, StoreController
+from api.purchases import PurchaseController
+from api.returns import ReturnController
+from api.ping_post import PingBuyerController, PingPostController
 from api.tracking import tracking_handlers
 from leadmarket.celery_app import configure_celery
 from leadmarket.db import make_sessionmaker, shared_engine
@@ -59,7 +63,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     return Litestar(
         route_handlers=[healthz, home, VerticalController, AdvertiserController, AffiliateController,
                         OfferController, LeadController, *bench_handlers(), *FRAUD_CONTROLLERS,
-                        *tracking_handlers(), *BILLING_HANDLERS, OrderController, *CALL_HANDLERS],
+                        *tracking_handlers(), *BILLING_HANDLERS, OrderController, *CALL_HANDLERS,
+                        PurchaseController, ReturnController, PingBuyerController, PingPostController,
+                        StoreController, ConsentController],
         dependencies={"session": Provide(provide_session),
                       "principal": Provide(provide_principal, sync_to_thread=False)},
         middleware=[DefineMiddleware(ApiKeyAuthentication)],

@@ -6,7 +6,12 @@ from litestar import Controller, get, post
 from litestar.params import JSONBody
 
 from affiliates import calls
-from affiliates.call_schemas import CallOutcome, CallReport, TrackingNumberCreate, TrackingNumberView
+from affiliates.call_schemas import (
+    CallOutcome,
+    CallReport,
+    TrackingNumberCreate,
+    TrackingNumberView,
+)
 from api.auth import requires_role
 from api.deps import Caller, DbSession
 from api.errors import problems

@@ -13,7 +13,11 @@ traffic), and the rate is at least `min_difference` above the rest (so that a hu
 is not flagged for being 0.3 points worse). Comparing with the rest rather than the whole
 network keeps a big bad affiliate from dragging the baseline toward itself.
 
-Return and conversion rates are null until returns and conversions exist (later issues).
+The conversion rate is the share of a group's clean leads (sold or accepted) that got a
+conversion reported for them (pending, approved or over the cap; one the advertiser rejected does
+not count). There a group is flagged for being far *below* the rest (z <= -z_threshold and at
+least `min_difference` under it): leads that never convert are what a pseudo-lead looks like to
+a buyer. Its minimum volume counts clean leads. The return rate stays null until returns exist.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from affiliates.cpa_models import Conversion
 from fraud.schemas import AnomalyBaseline, AnomalyFlag, AnomalyReport, AnomalyRow
 from leadmarket.clock import utcnow
 from leadmarket.errors import FieldError, InvalidInput
@@ -33,11 +38,15 @@ from marketplace.models import Lead
 
 METHOD = ("one-sided two-proportion z-test of each affiliate+sub1 against the rest of the network, "
           "pooled standard error; flagged when leads >= min_leads, z >= z_threshold and the rate is at least "
-          "min_difference above the rest")
-NOTES = ["return_rate and conversion_rate are null: returns and conversions are not recorded yet",
+          "min_difference above the rest (conversion_rate: clean leads >= min_leads, z <= -z_threshold and at "
+          "least min_difference below the rest)")
+NOTES = ["return_rate is null: returns are not recorded yet",
+         ("conversion_rate is converted clean leads / clean (sold or accepted) leads of the period, counting a "
+          "conversion reported at any time up to now (recent leads have had less time to convert); null for a "
+          "group without clean leads"),
          "duplicate_rate counts leads answered with reason 'duplicate' (exact or fuzzy)",
-         "rejection_rate_by_reason keys are the reason the affiliate was told (the heaviest fraud reason, "
-         "'duplicate', 'review_rejected')"]
+         ("rejection_rate_by_reason keys are the reason the affiliate was told (the heaviest fraud reason, "
+          "'duplicate', 'review_rejected')")]
 
 
 @dataclass
@@ -46,6 +55,8 @@ class _Counts:
     rejected: int = 0
     review: int = 0
     duplicate: int = 0
+    clean: int = 0       # sold or accepted: leads a buyer could convert
+    converted: int = 0   # of those, leads with a conversion the advertiser did not reject
     by_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def add(self, status: str, reason: str | None, count: int) -> None:
@@ -57,11 +68,19 @@ class _Counts:
             self.review += count
         if reason == "duplicate":
             self.duplicate += count
+        if status in CLEAN:
+            self.clean += count
 
-    def metrics(self) -> dict[str, int]:
-        counts = {"rejection_rate": self.rejected, "duplicate_rate": self.duplicate, "review_rate": self.review}
-        counts.update({f"rejection_rate_by_reason.{reason}": n for reason, n in self.by_reason.items()})
+    def metrics(self) -> dict[str, tuple[int, int]]:
+        """metric -> (count, out of how many leads)."""
+        counts = {"rejection_rate": (self.rejected, self.leads), "duplicate_rate": (self.duplicate, self.leads),
+                  "review_rate": (self.review, self.leads), "conversion_rate": (self.converted, self.clean)}
+        counts.update({f"rejection_rate_by_reason.{reason}": (n, self.leads) for reason, n in self.by_reason.items()})
         return counts
+
+
+CLEAN = ("sold", "accepted")
+LOWER_IS_WORSE = {"conversion_rate"}
 
 
 def z_score(x_group: int, n_group: int, x_rest: int, n_rest: int) -> float | None:
@@ -77,6 +96,10 @@ def z_score(x_group: int, n_group: int, x_rest: int, n_rest: int) -> float | Non
 
 def _rate(x: int, n: int) -> float:
     return round(x / n, 4) if n else 0.0
+
+
+def _rate_or_none(x: int, n: int) -> float | None:
+    return round(x / n, 4) if n else None
 
 
 def anomaly_report(session: Session, *, days: int = 7, min_leads: int = 30, z_threshold: float = 3.0,
@@ -105,35 +128,51 @@ def anomaly_report(session: Session, *, days: int = 7, min_leads: int = 30, z_th
     for affiliate_id, sub1, status, reason, count in session.execute(query):
         groups[(affiliate_id, sub1)].add(status, reason, count)
         network.add(status, reason, count)
+    for affiliate_id, sub1, count in session.execute(_converted_leads(since, until, vertical_id)):
+        groups[(affiliate_id, sub1)].converted += count
+        network.converted += count
 
     network_metrics = network.metrics()
     rows: list[AnomalyRow] = []
     for (affiliate_id, sub1), counts in groups.items():
         flags: list[AnomalyFlag] = []
-        if counts.leads >= min_leads:
-            for metric, x_group in counts.metrics().items():
-                x_rest, n_rest = network_metrics[metric] - x_group, network.leads - counts.leads
-                z = z_score(x_group, counts.leads, x_rest, n_rest)
-                if z is None or z < z_threshold:
-                    continue
-                rate, rest = x_group / counts.leads, x_rest / n_rest
-                if rate - rest >= min_difference:
-                    flags.append(AnomalyFlag(metric=metric, rate=round(rate, 4), baseline=round(rest, 4),
-                                             z=round(z, 2)))
+        for metric, (x_group, n_group) in counts.metrics().items():
+            if n_group < min_leads:
+                continue
+            x_rest, n_rest = network_metrics[metric][0] - x_group, network_metrics[metric][1] - n_group
+            z = z_score(x_group, n_group, x_rest, n_rest)
+            if z is None:
+                continue
+            sign = -1 if metric in LOWER_IS_WORSE else 1  # how far worse than the rest, in its direction
+            rate, rest = x_group / n_group, x_rest / n_rest
+            if sign * z >= z_threshold and sign * (rate - rest) >= min_difference:
+                flags.append(AnomalyFlag(metric=metric, rate=round(rate, 4), baseline=round(rest, 4),
+                                         z=round(z, 2)))
         rows.append(AnomalyRow(
             affiliate_id=affiliate_id, sub1=sub1, leads=counts.leads, rejected=counts.rejected,
             rejection_rate=_rate(counts.rejected, counts.leads),
             rejection_rate_by_reason={r: _rate(n, counts.leads) for r, n in sorted(counts.by_reason.items())},
             duplicate_rate=_rate(counts.duplicate, counts.leads), review_rate=_rate(counts.review, counts.leads),
-            return_rate=None, conversion_rate=None, flagged=bool(flags),
-            flags=sorted(flags, key=lambda f: -f.z)))
-    rows.sort(key=lambda r: (not r.flagged, -max((f.z for f in r.flags), default=0.0), -r.leads, r.affiliate_id,
-                             r.sub1 or ""))
+            return_rate=None, conversion_rate=_rate_or_none(counts.converted, counts.clean), flagged=bool(flags),
+            flags=sorted(flags, key=lambda f: -abs(f.z))))
+    rows.sort(key=lambda r: (not r.flagged, -max((abs(f.z) for f in r.flags), default=0.0), -r.leads,
+                             r.affiliate_id, r.sub1 or ""))
     baseline = AnomalyBaseline(
         leads=network.leads, rejection_rate=_rate(network.rejected, network.leads),
         rejection_rate_by_reason={r: _rate(n, network.leads) for r, n in sorted(network.by_reason.items())},
         duplicate_rate=_rate(network.duplicate, network.leads), review_rate=_rate(network.review, network.leads),
-        return_rate=None, conversion_rate=None)
+        return_rate=None, conversion_rate=_rate_or_none(network.converted, network.clean))
     return AnomalyReport(since=since, until=until, min_leads=min_leads, z_threshold=z_threshold,
                          min_difference=min_difference, method=METHOD,
                          notes=NOTES, baseline=baseline, groups=rows[:limit])
+
+
+def _converted_leads(since: datetime, until: datetime, vertical_id: int | None) -> Select[tuple[int, str | None, int]]:
+    """(affiliate_id, sub1, clean leads of the period with a conversion not rejected), per group."""
+    converted = select(Conversion.id).where(Conversion.lead_id == Lead.id, Conversion.status != "rejected").exists()
+    query = (select(Lead.affiliate_id, Lead.sub1, func.count())
+             .where(Lead.created_at >= since, Lead.created_at < until, Lead.status.in_(CLEAN), converted)
+             .group_by(Lead.affiliate_id, Lead.sub1))
+    if vertical_id is not None:
+        query = query.where(Lead.vertical_id == vertical_id)
+    return query

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from affiliates import postbacks
 from affiliates.models import Offer
 from fraud.schemas import ReviewLeadView, ReviewOutcome
 from leadmarket import audit
@@ -16,6 +17,7 @@ from leadmarket.db import transaction
 from leadmarket.errors import Conflict, InvalidInput, NotFound
 from leadmarket.identity import Principal
 from leadmarket.money import from_minor
+from marketplace import delivery
 from marketplace.distribution import distribute
 from marketplace.models import Lead
 
@@ -82,6 +84,9 @@ def approve(session: Session, principal: Principal, lead_id: int, note: str | No
         audit.record(session, principal, "review.approve", "lead", lead.id,
                      {"note": note, "fraud_score": lead.fraud_score, "fraud_reasons": list(lead.fraud_reasons or []),
                       "status": outcome.status}, at=now)
+        postbacks.queue_lead_event(session, lead)  # the affiliate hears the final outcome
+    postbacks.dispatch_pending(session)
+    delivery.dispatch_pending(session)  # a sale made on approval goes to its buyer like any other
     return _outcome(lead, note)
 
 
@@ -94,4 +99,6 @@ def reject(session: Session, principal: Principal, lead_id: int, note: str | Non
         audit.record(session, principal, "review.reject", "lead", lead.id,
                      {"note": note, "fraud_score": lead.fraud_score, "fraud_reasons": list(lead.fraud_reasons or [])},
                      at=now)
+        postbacks.queue_lead_event(session, lead)
+    postbacks.dispatch_pending(session)
     return _outcome(lead, note)

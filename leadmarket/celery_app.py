@@ -10,7 +10,7 @@ from celery.schedules import crontab
 from affiliates.schedule import BEAT_SCHEDULE as AFFILIATE_BEAT_SCHEDULE
 from leadmarket.settings import Settings, current_settings
 
-TASK_MODULES = ["leadmarket.tasks", "affiliates.tasks", "billing.tasks"]
+TASK_MODULES = ["leadmarket.tasks", "affiliates.tasks", "billing.tasks", "marketplace.tasks"]
 
 celery_app = Celery("leadmarket", include=TASK_MODULES)
 
@@ -34,6 +34,8 @@ def configure_celery(settings: Settings) -> Celery:
                                           "schedule": crontab(minute=17, hour=3)},
             "billing-reconcile-balances": {"task": "billing.reconcile_balances",
                                            "schedule": crontab(minute=41)},
+            "marketplace-redeliver-stale": {"task": "marketplace.redeliver_stale", "schedule": crontab(minute="*")},
+            "marketplace-expire-leads": {"task": "marketplace.expire_leads", "schedule": crontab(minute=7)},
             **AFFILIATE_BEAT_SCHEDULE,
         },
     )

@@ -35,6 +35,9 @@ class MemoryWindows:
             hits.append(now)
             return len(hits)
 
+    def hit_many(self, hits: list[tuple[str, float]], now: float) -> list[int]:
+        return [self.hit(key, window_seconds, now) for key, window_seconds in hits]
+
 
 class RedisWindows:
     """A sorted set per key: members are hits, scores their times; old hits are trimmed."""
@@ -44,13 +47,19 @@ class RedisWindows:
         self._prefix = prefix + "win:"
 
     def hit(self, key: str, window_seconds: float, now: float) -> int:
-        name = self._prefix + key
+        return self.hit_many([(key, window_seconds)], now)[0]
+
+    def hit_many(self, hits: list[tuple[str, float]], now: float) -> list[int]:
+        """All the hits in one MULTI/EXEC: one round trip, whatever their number."""
         pipe = self._client.pipeline(transaction=True)
-        pipe.zremrangebyscore(name, "-inf", now - window_seconds)
-        pipe.zadd(name, {f"{now:.6f}:{secrets.token_hex(4)}": now})
-        pipe.zcard(name)
-        pipe.expire(name, int(window_seconds) + 1)
-        return int(pipe.execute()[2])
+        for key, window_seconds in hits:
+            name = self._prefix + key
+            pipe.zremrangebyscore(name, "-inf", now - window_seconds)
+            pipe.zadd(name, {f"{now:.6f}:{secrets.token_hex(4)}": now})
+            pipe.zcard(name)
+            pipe.expire(name, int(window_seconds) + 1)
+        replies = pipe.execute()
+        return [int(replies[4 * i + 2]) for i in range(len(hits))]
 
 
 class Windows:
@@ -62,6 +71,17 @@ class Windows:
         """Count one hit on `key`; the hits inside the window including this one, or None if unknown."""
         try:
             return self._backend.hit(key, window_seconds, time.time() if now is None else now)
+        except redis.RedisError as exc:
+            log.warning("counter unavailable, degrading: %s", type(exc).__name__)
+            return None
+
+    def hit_many(self, hits: list[tuple[str, float]], now: float | None = None) -> list[int] | None:
+        """Count one hit on each (key, window_seconds), in one Redis round trip; the counts in
+        order, or None (logged) if they are unknown."""
+        if not hits:
+            return []
+        try:
+            return self._backend.hit_many(hits, time.time() if now is None else now)
         except redis.RedisError as exc:
             log.warning("counter unavailable, degrading: %s", type(exc).__name__)
             return None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from leadmarket.clock import utcnow
@@ -41,6 +41,13 @@ class IdempotencyKeyReused(Conflict):
 
 
 @dataclass(frozen=True)
+class Claim:
+    """The key is bound to this request, in the open transaction; `complete` stores its answer."""
+
+    record_id: int
+
+
+@dataclass(frozen=True)
 class Replay:
     status: int
     body: dict[str, Any]
@@ -55,20 +62,20 @@ def check_key(key: str) -> None:
         raise InvalidInput([FieldError("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} printable characters")])
 
 
-def claim(session: Session, scope: str, key: str, body_hash: str) -> IdempotencyRecord | Replay:
+def claim(session: Session, scope: str, key: str, body_hash: str) -> Claim | Replay:
     """Bind `key` to this request inside the caller's transaction.
 
-    Returns the new record to complete later, or the first answer when the same request was
+    Returns the claim to complete later, or the first answer when the same request was
     already done. A concurrent twin blocks on the unique index until the first commits.
     """
     check_key(key)
-    record = insert_ignoring_conflict(  # RETURNING the entity: no second round trip to load it
+    record_id = insert_ignoring_conflict(
         session, IdempotencyRecord,
         {"scope": scope, "key": key, "request_hash": body_hash, "created_at": utcnow()},
-        conflict_columns=["scope", "key"], returning=IdempotencyRecord,
+        conflict_columns=["scope", "key"], returning=IdempotencyRecord.id,
     )
-    if record is not None:
-        return record
+    if record_id is not None:
+        return Claim(record_id)
     existing = session.execute(
         select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
     ).scalar_one()
@@ -79,9 +86,11 @@ def claim(session: Session, scope: str, key: str, body_hash: str) -> Idempotency
     return Replay(existing.response_status, existing.response_body or {})
 
 
-def complete(record: IdempotencyRecord, status: int, body: dict[str, Any]) -> None:
-    record.response_status = status
-    record.response_body = body
+def complete(session: Session, claim: Claim, status: int, body: dict[str, Any]) -> None:
+    """Store the answer with the claim, in the same transaction as the work (a Core UPDATE: no ORM
+    object to track and flush on the hot path)."""
+    session.connection().execute(update(IdempotencyRecord).where(IdempotencyRecord.id == claim.record_id)
+                                 .values(response_status=status, response_body=body))
 
 
 def purge_before(session: Session, cutoff: datetime) -> int:

@@ -13,8 +13,10 @@ import fraud.models  # noqa: F401
 import leadmarket.audit  # noqa: F401
 import leadmarket.identity  # noqa: F401
 import leadmarket.idempotency  # noqa: F401
+import marketplace.delivery_models  # noqa: F401
 import marketplace.models  # noqa: F401
 import marketplace.order_models  # noqa: F401
+import marketplace.ping_models  # noqa: F401
 import marketplace.sale_models  # noqa: F401
 from leadmarket.db import Base
 

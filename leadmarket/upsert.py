@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from sqlalchemy import alias
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -11,6 +13,13 @@ from sqlalchemy.orm import Session
 def _insert_for(session: Session, model: Any) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+@cache
+def _excluded(model: Any) -> Any:
+    """The `excluded` pseudo-table of ON CONFLICT DO UPDATE (the same name on PostgreSQL and SQLite),
+    made once per model: `Insert.excluded` builds a new alias on every statement."""
+    return alias(model.__table__, name="excluded")
 
 
 def insert_ignoring_conflict(session: Session, model: Any, values: dict[str, Any], *,
@@ -44,7 +53,8 @@ def insert_or_take_over_many(session: Session, model: Any, rows: list[dict[str, 
     Rows are written in the order given, so callers that sort their rows lock them in one order.
     """
     stmt = _insert_for(session, model)
+    excluded = _excluded(model)
     stmt = stmt.on_conflict_do_update(index_elements=conflict_columns, where=when,
-                                      set_={column: stmt.excluded[column] for column in take_over})
+                                      set_={column: excluded.c[column] for column in take_over})
     # Core on the session's connection: the ORM's bulk machinery costs more than the statement
     return list(session.connection().execute(stmt.returning(returning), rows).scalars())

@@ -54,8 +54,10 @@ def check_person(session: Session, lead: Lead, vertical: Vertical, now: datetime
     _lock(session, hashes)
     cutoff = now - timedelta(days=vertical.dedupe_window_days)
     found = best_match(person, _candidates(session, vertical.id, hashes, cutoff, lead.id))
-    session.execute(insert(PersonKey), [{"vertical_id": vertical.id, "key_hash": h, "lead_id": lead.id}
-                                        for h in hashes])
+    # Core on the session's connection (as for the lock and the candidates): the lead is flushed, and
+    # the ORM's bulk insert and autoflush cost more than these statements
+    session.connection().execute(insert(PersonKey), [{"vertical_id": vertical.id, "key_hash": h, "lead_id": lead.id}
+                                                     for h in hashes])
     if found is None:
         return None
     (matched_id, first_id), judgement = found
@@ -70,7 +72,7 @@ def check_person(session: Session, lead: Lead, vertical: Vertical, now: datetime
 def _lock(session: Session, hashes: list[int]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite has one writer at a time: the lead's INSERT already holds it
-    session.execute(text("SELECT count(pg_advisory_xact_lock(:namespace, k)) FROM "
+    session.connection().execute(text("SELECT count(pg_advisory_xact_lock(:namespace, k)) FROM "
                          "(SELECT DISTINCT k FROM unnest(CAST(:keys AS integer[])) AS k ORDER BY k) AS keys"),
                     {"namespace": LOCK_NAMESPACE, "keys": sorted({h >> 32 for h in hashes})})
 
@@ -94,7 +96,7 @@ def _candidates(session: Session, vertical_id: int, hashes: list[int], cutoff: d
                 lead_id: int) -> Iterable[tuple[tuple[int, int | None], Person]]:
     """Leads filed under any of `hashes`, oldest first, as ((lead id, the lead it repeats), person)."""
     params: dict[str, Any] = {f"k{i}": h for i, h in enumerate(hashes)}
-    rows = session.execute(_candidate_query(len(hashes)),
+    rows = session.connection().execute(_candidate_query(len(hashes)),
                            {**params, "vertical_id": vertical_id, "cutoff": cutoff, "lead_id": lead_id})
     for row in rows:
         # A rejected duplicate stands for the lead it repeats; a lead in review is its own.

@@ -6,6 +6,7 @@ the durable path every lead takes, whatever the decision.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from leadmarket.db import transaction
 from leadmarket.errors import InvalidInput, NotFound, PermissionDenied
 from leadmarket.identity import Principal, Role
 from leadmarket.money import from_minor
-from marketplace import dedupe, fuzzy_dedupe
+from marketplace import consents, dedupe, delivery, fuzzy_dedupe, lifecycle
 from marketplace.distribution import Outcome, distribute
 from marketplace.models import Lead
 from marketplace.schemas import LeadDecision, LeadSubmission, LeadView
@@ -32,8 +33,12 @@ MAX_ID = 2**31 - 1  # offer ids are 32-bit integer columns
 CALLER_FIRST_NAME = "Caller"  # a call lead's name: the phone network tells us a number, not a name
 
 
+# What sells a clean lead: `distribution.distribute` unless a caller (ping-post) brings its own.
+Seller = Callable[[Session, Lead, Offer], Outcome]
+
+
 def submit_lead(session: Session, principal: Principal, submission: LeadSubmission, *,
-                idempotency_key: str | None = None) -> LeadDecision:
+                idempotency_key: str | None = None, seller: Seller | None = None) -> LeadDecision:
     """Take one lead from an affiliate. When this returns, the lead and its outcome are committed."""
     if principal.affiliate_id is None:
         raise PermissionDenied("only affiliates post leads")
@@ -50,13 +55,14 @@ def submit_lead(session: Session, principal: Principal, submission: LeadSubmissi
                 return msgspec.convert(claimed.body, LeadDecision)
             record = claimed
         lead = _new_lead(principal, offer, valid, now)
-        outcome = _take(session, lead, offer, now)
+        outcome = _take(session, lead, offer, now, seller)
         decision = LeadDecision(lead_id=lead.id, status=outcome.status, reason=outcome.reason,
                                 payout=from_minor(outcome.payout_minor, offer.currency), currency=offer.currency,
                                 duplicate_of=outcome.duplicate_of)
         if record is not None:
-            idempotency.complete(record, 201, msgspec.to_builtins(decision))
+            idempotency.complete(session, record, 201, msgspec.to_builtins(decision))
     postbacks.dispatch_pending(session)
+    delivery.dispatch_pending(session)
     return decision
 
 
@@ -80,25 +86,27 @@ def file_call_lead(session: Session, *, affiliate_id: int, offer: Offer, phone: 
     return lead
 
 
-def _take(session: Session, lead: Lead, offer: Offer, now: datetime) -> Outcome:
+def _take(session: Session, lead: Lead, offer: Offer, now: datetime, seller: Seller | None = None) -> Outcome:
     """Store a new lead and decide it: exact dedupe, fuzzy dedupe, then screen and distribute.
     Writes the outcome on the lead and queues the affiliate's postback, in the open transaction."""
     session.add(lead)
     session.flush()
+    consents.record_certificate(session, lead, now)  # sealed as captured, whatever the outcome
     holder = dedupe.claim_contact_keys(session, lead, offer.vertical, now)
     if holder is not None:
         outcome = Outcome(status="rejected", payout_minor=0, reason="duplicate", duplicate_of=holder)
     elif (same_person := fuzzy_dedupe.check_person(session, lead, offer.vertical, now)) is not None:
         outcome = same_person  # the same person under a typo: duplicate, or review when weaker
     else:
-        outcome = decide(session, lead, offer)
-    lead.status, lead.reason, lead.payout_minor = outcome.status, outcome.reason, outcome.payout_minor
+        outcome = decide(session, lead, offer, seller)
+    lead.status = lifecycle.initial_status(outcome.status)
+    lead.reason, lead.payout_minor = outcome.reason, outcome.payout_minor
     lead.duplicate_of_id = outcome.duplicate_of
     postbacks.queue_lead_event(session, lead)  # the affiliate's postback, committed with the lead
     return outcome
 
 
-def decide(session: Session, lead: Lead, offer: Offer) -> Outcome:
+def decide(session: Session, lead: Lead, offer: Offer, seller: Seller | None = None) -> Outcome:
     """Screen a unique lead, then sell or store it. Runs inside intake's transaction."""
     screening = screen_lead(session, lead, offer)
     lead.fraud_score, lead.fraud_reasons = screening.score, list(screening.reasons)
@@ -106,7 +114,7 @@ def decide(session: Session, lead: Lead, offer: Offer) -> Outcome:
         return Outcome(status="rejected", payout_minor=0, reason=screening.reasons[0] if screening.reasons else "fraud")
     if screening.verdict == "review":
         return Outcome(status="review", payout_minor=0, reason="review")
-    return distribute(session, lead, offer)
+    return (seller or distribute)(session, lead, offer)
 
 
 def _active_offer(session: Session, offer_id: int | None) -> Offer:

@@ -333,7 +333,9 @@ _loading = threading.Lock()
 
 def current_book(session: Session, vertical_id: int) -> OrderBook:
     """This process's book for the vertical, reloaded first if an order changed since it was built."""
-    stamp = session.execute(
+    # Core on the session's connection: order tables only, so no autoflush of the caller's pending
+    # lead (intake writes the lead's outcome once, at its commit) and none of the ORM's overhead.
+    stamp = session.connection().execute(
         select(OrderBookVersion.version).where(OrderBookVersion.vertical_id == vertical_id)).scalar_one_or_none()
     key = (session.get_bind().url.render_as_string(hide_password=True), vertical_id)
     book = _books.get(key)
@@ -344,7 +346,7 @@ def current_book(session: Session, vertical_id: int) -> OrderBook:
         if book is None or book.stamp != stamp:
             # The stamp was read first: orders loaded now are at least that new, so a change
             # committed in between only costs one more reload.
-            rows = [_order_row(row) for row in session.execute(
+            rows = [_order_row(row) for row in session.connection().execute(
                 select(*BOOK_COLUMNS).where(
                     Order.vertical_id == vertical_id, Order.status == "active",
                     Order.advertiser_id.not_in(select(Advertiser.id).where(Advertiser.status != "active"))))]

@@ -14,7 +14,8 @@ from leadmarket.db import Base, JSONType, UTCDateTime
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids for big tables.
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
-LEAD_STATUSES = ("accepted", "sold", "review", "rejected")
+# The lifecycle (marketplace/lifecycle.py) says which status follows which.
+LEAD_STATUSES = ("accepted", "sold", "review", "rejected", "expired", "returned", "converted")
 
 
 class Vertical(Base):
@@ -43,6 +44,16 @@ class Vertical(Base):
         SmallInteger, CheckConstraint("reject_at BETWEEN 1 AND 100 AND reject_at >= review_at", name="reject_at_range"),
         default=70, server_default="70")
     quality_rules: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # The lead store: an unsold lead is offered this many days, then expires; list prices follow
+    # `store_pricing` (billing/pricing.py; NULL means its defaults).
+    shelf_life_days: Mapped[int] = mapped_column(
+        Integer, CheckConstraint("shelf_life_days >= 1", name="shelf_life_positive"), default=30,
+        server_default="30")
+    store_pricing: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # How long after a sale its buyer may return it (marketplace/returns.py).
+    return_window_days: Mapped[int] = mapped_column(
+        Integer, CheckConstraint("return_window_days >= 0", name="return_window_not_negative"), default=7,
+        server_default="7")
 
 
 class Advertiser(Base):
@@ -61,12 +72,15 @@ class Advertiser(Base):
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(10), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Return rules (marketplace/returns.py: auto-approved reasons, cap per billing period); NULL = defaults.
+    return_rules: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class Lead(Base):
     __tablename__ = "lead"
     __table_args__ = (
-        CheckConstraint("status IN ('accepted', 'sold', 'review', 'rejected')", name="status_known"),
+        CheckConstraint("status IN ('accepted', 'sold', 'review', 'rejected', 'expired', 'returned', "
+                        "'converted')", name="status_known"),
         CheckConstraint("payout_minor >= 0", name="payout_not_negative"),
         CheckConstraint("email IS NOT NULL OR phone IS NOT NULL OR profile_url IS NOT NULL",
                         name="reachable"),
@@ -157,3 +171,19 @@ class PersonKey(Base):
     key_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     lead_id: Mapped[int] = mapped_column(BigId, ForeignKey("lead.id"), primary_key=True, index=True,
                                          autoincrement=False)
+
+
+class ConsentCertificate(Base):
+    """The consent a lead's person gave, as captured at intake, sealed by a SHA-256 hash over a
+    canonical serialization (marketplace/consents.py) so a buyer can verify it was not altered."""
+
+    __tablename__ = "consent_certificate"
+
+    certificate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    lead_id: Mapped[int] = mapped_column(BigId, ForeignKey("lead.id"), unique=True)
+    text: Mapped[str] = mapped_column(String(5000))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    page_url: Mapped[str | None] = mapped_column(String(2000))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -41,7 +41,7 @@ from leadmarket.clock import utcnow
 from leadmarket.db import violated_constraint
 from leadmarket.errors import Conflict
 from leadmarket.upsert import insert_ignoring_conflict, insert_or_take_over
-from marketplace import matching
+from marketplace import delivery, matching
 from marketplace.dedupe import contact_keys
 from marketplace.matching import OrderTerms
 from marketplace.models import Advertiser, Lead, Vertical
@@ -244,6 +244,7 @@ def _sell_one(session: Session, lead: Lead, vertical: Vertical, part: _Offerable
                 price_minor=price_minor, currency=lead.currency, exclusive=exclusive, status="sold", created_at=now)
     session.add(sale)
     session.flush()
+    delivery.queue_delivery(session, sale)  # its delivery row commits with the sale
     return sale
 
 

@@ -67,7 +67,7 @@ def test_far_off_groups_are_flagged_against_the_rest_of_the_network(client, traf
     me, other = traffic.affiliate["id"], traffic.other_affiliate["id"]
     assert set(groups) == {(me, "search"), (other, None), (me, "popunder"), (other, "recycled"), (other, "tiny")}
     assert report["baseline"]["leads"] == 60 + 64 + 40 + 35 + 5
-    assert report["baseline"]["return_rate"] is None and report["baseline"]["conversion_rate"] is None
+    assert report["baseline"]["return_rate"] is None and report["baseline"]["conversion_rate"] == 0.0  # none reported
     assert any("return" in note for note in report["notes"]) and "z-test" in report["method"]
 
     popunder = groups[(me, "popunder")]
@@ -99,3 +99,46 @@ def test_the_report_refuses_bad_parameters_and_non_admins(client, network):
     problem(client.get(URL, headers=network.affiliate_headers()), 403)
     empty = client.get(URL, headers=network.admin_headers).json()
     assert empty["groups"] == [] and empty["baseline"]["leads"] == 0
+
+
+def test_a_placement_whose_leads_never_convert_is_flagged_below_the_network(client, network):
+    """A targeted CPA offer: the advertiser turns half of one placement's leads into customers and
+    almost none of another's. The second is flagged for a conversion rate far below the rest."""
+    from tests.support import created
+
+    offer = created(client.post("/api/v1/offers", headers=network.admin_headers, json={
+        "name": "Acme policies", "vertical": "car-insurance", "kind": "targeted",
+        "advertiser_id": network.advertiser["id"], "payout_model": "cpa", "payout": "40.00", "revenue": "60.00",
+        "landing_url": "https://acme.example/?c={click_id}"}))["id"]
+    buyer = {"X-API-Key": network.advertiser["api_key"]}
+
+    def leads(count, sub1, other):
+        return [post(client, network, person_lead(offer, sub_ids={"sub1": sub1}), other=other) for _ in range(count)]
+
+    def convert(lead, external_id, status=None):
+        body = {"lead_id": lead["lead_id"], "event": "policy_sold", "external_id": external_id}
+        answer = client.post("/api/v1/conversions", headers=buyer, json=body | ({"status": status} if status else {}))
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    good, bad = leads(40, "search", other=False), leads(40, "coreg", other=True)
+    assert {lead["status"] for lead in good + bad} <= {"sold", "accepted"}
+    for n, lead in enumerate(good[:20]):
+        convert(lead, f"G-{n}")
+    convert(bad[0], "B-0")
+    turned_down = convert(bad[1], "B-1")
+    assert client.post(f"/api/v1/conversions/{turned_down['id']}/reject", headers=buyer).status_code == 200
+    convert(good[0], "G-again")                        # a second conversion of a lead counts the lead once
+
+    report = client.get(URL, params={"min_leads": 30}, headers=network.admin_headers).json()
+
+    groups = {g["sub1"]: g for g in report["groups"]}
+    assert groups["search"]["conversion_rate"] == 0.5 and groups["coreg"]["conversion_rate"] == 0.025
+    assert report["baseline"]["conversion_rate"] == round(21 / 80, 4)
+    coreg = groups["coreg"]
+    assert coreg["flagged"] and [f["metric"] for f in coreg["flags"]] == ["conversion_rate"]
+    flag = coreg["flags"][0]
+    assert (flag["rate"], flag["baseline"]) == (0.025, 0.5) and flag["z"] < -3
+    assert not groups["search"]["flagged"]                   # far above the rest is not an anomaly
+    assert report["groups"][0]["sub1"] == "coreg"
+    assert any("conversion_rate" in note for note in report["notes"])

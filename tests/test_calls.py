@@ -7,7 +7,14 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.support import Network, count_rows, created, error_fields, make_offer, problem
+from tests.support import (
+    Network,
+    count_rows,
+    created,
+    error_fields,
+    make_offer,
+    problem,
+)
 
 TRACKING = "+14158023900"      # the affiliate's tracking number (San Francisco)
 CALLER = "+1 (212) 846-3917"   # a New York caller, as the provider might write it

@@ -49,6 +49,17 @@ def test_keys_and_windows_are_independent(windows):
     assert windows.hit(a, 0.5, t0 + 2) == 1         # a shorter window on the same key sees only the last hit
 
 
+def test_hit_many_counts_each_window_like_single_hits(windows):
+    a, b = f"many-a:{secrets.token_hex(4)}", f"many-b:{secrets.token_hex(4)}"
+    t0 = 1_800_000_000.0
+
+    assert windows.hit_many([(a, 60), (b, 10)], t0) == [1, 1]
+    assert windows.hit_many([(a, 60), (b, 10), (a, 60)], t0 + 5) == [2, 2, 3]  # the same key twice: both count
+    assert windows.hit_many([(a, 60), (b, 10)], t0 + 30) == [4, 1]             # b's hits left its 10 s window
+    assert windows.hit(a, 60, t0 + 31) == 5
+    assert windows.hit_many([], t0) == []
+
+
 def test_same_instant_hits_are_all_counted(windows):
     key = f"burst:{secrets.token_hex(4)}"
     assert [windows.hit(key, 60, 1_800_000_000.0) for _ in range(3)] == [1, 2, 3]
@@ -88,7 +99,7 @@ def test_unreachable_redis_degrades_to_none_and_logs(settings):
     try:
         started = time.monotonic()
         assert down.hit("velocity:ip:x", 60) is None
-        assert down.hit("velocity:ip:x", 60) is None
+        assert down.hit_many([("velocity:ip:x", 60), ("velocity:sub:y", 60)]) is None
         assert time.monotonic() - started < 3
     finally:
         logger.removeHandler(handler)

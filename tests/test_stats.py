@@ -63,6 +63,9 @@ def stats(client, headers, **params):
 def test_ten_thousand_spent_for_ten_clients_is_a_thousand_per_client(client, network, campaign, db):
     offer, link = campaign
     click_ids = clicks_through(client, link, 20)
+    flush_clicks()       # people take minutes to fill the form: a lead seconds after its click is screened
+    with db() as session, session.begin():
+        session.execute(text("UPDATE click SET clicked_at = clicked_at - interval '5 minutes'"))
     leads = [post_lead(client, network.affiliate["api_key"],
                        lead_body(offer["id"], click_id=click_ids[n], meta={"ip": f"198.51.100.{n + 1}"},
                                  contact=person(n))).json()
@@ -76,6 +79,8 @@ def test_ten_thousand_spent_for_ten_clients_is_a_thousand_per_client(client, net
     assert duplicate.json()["status"] != "rejected", duplicate.text
     assert again.json()["reason"] == "duplicate", again.json()
     advertiser = {"X-API-Key": network.advertiser["api_key"]}
+    assert client.post(f"/api/v1/advertisers/{network.advertiser['id']}/credits", headers=network.admin_headers,
+                       json={"amount": "1000.00", "note": "prepaid for ten policies"}).status_code == 201
     for n, lead in enumerate(leads):       # ten of them became clients
         assert client.post("/api/v1/conversions", headers=advertiser, json={
             "lead_id": lead["lead_id"], "event": "policy_sold", "external_id": f"POL-{n}",

@@ -39,5 +39,5 @@ def check(session: Session, lead: Lead) -> list[Signal]:
         "affiliate_id": lead.affiliate_id,
         "sub1": lead.sub1,
     }
-    kinds = session.execute(MATCHES, params).scalars()
+    kinds = session.connection().execute(MATCHES, params).scalars()  # Core: no ORM work per lead
     return sorted((SIGNALS[kind] for kind in kinds), key=lambda s: s.code)

@@ -46,47 +46,42 @@ def _digest(settings: Settings, kind: str, value: str) -> str:
     return hmac.new(settings.secret_key.encode(), f"velocity:{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-class _Unavailable(Exception):
-    pass
-
-
 def check(lead: Lead, settings: Settings, now: datetime) -> list[Signal]:
     target = (settings.redis_url, settings.redis_prefix)
     if _down_until.get(target, 0.0) > time.monotonic():
         return [UNCHECKED]
-    windows = windows_for(settings)
-    at = now.timestamp()
-
-    def hit(key: str, window_seconds: int) -> int:
-        count = windows.hit("fraud:" + key, window_seconds, at)
-        if count is None:
-            raise _Unavailable
-        return count
-
-    signals: list[Signal] = []
-    try:
-        ip = (lead.meta or {}).get("ip")
-        if ip:
-            if hit(f"ip:{_digest(settings, 'ip', ip)}", settings.velocity_ip_window_seconds) > settings.velocity_ip_max:
-                signals.append(VELOCITY_IP)
-        sub = f"{lead.affiliate_id}:{_digest(settings, 'sub1', lead.sub1 or '')}"
-        if hit(f"sub:{sub}", settings.velocity_sub_window_seconds) > settings.velocity_sub_max:
-            signals.append(VELOCITY_SUB)
-        contact = lead.phone or lead.email
-        if contact:
-            # Posts of this person by anyone, and by this affiliate, over the same window: the
-            # difference is what other affiliates posted of the same person.
-            person = _digest(settings, "contact", contact)
-            window = settings.velocity_stacking_window_seconds
-            everyone = hit(f"person:{person}", window)
-            this_affiliate = hit(f"person:{person}:aff:{lead.affiliate_id}", window)
-            if everyone > this_affiliate:
-                signals.append(LEAD_STACKING)
-    except _Unavailable:
+    # Every window of the lead is counted in one round trip (leadmarket.counters.Windows.hit_many).
+    hits: list[tuple[str, float]] = []
+    ip = (lead.meta or {}).get("ip")
+    if ip:
+        hits.append((f"fraud:ip:{_digest(settings, 'ip', ip)}", settings.velocity_ip_window_seconds))
+    hits.append((f"fraud:sub:{lead.affiliate_id}:{_digest(settings, 'sub1', lead.sub1 or '')}",
+                 settings.velocity_sub_window_seconds))
+    contact = lead.phone or lead.email
+    if contact:
+        # Posts of this person by anyone, and by this affiliate, over the same window: the
+        # difference is what other affiliates posted of the same person.
+        person = _digest(settings, "contact", contact)
+        window = settings.velocity_stacking_window_seconds
+        hits += [(f"fraud:person:{person}", window), (f"fraud:person:{person}:aff:{lead.affiliate_id}", window)]
+    counts = windows_for(settings).hit_many(hits, now.timestamp())
+    if counts is None:
         _down_until[target] = time.monotonic() + settings.velocity_retry_seconds
         log.warning("velocity unchecked for lead %s: counters unavailable; retrying Redis in %ss",
                     lead.id, settings.velocity_retry_seconds)
-        return [*signals, UNCHECKED]
+        return [UNCHECKED]
+    signals: list[Signal] = []
+    if ip:
+        ip_count, *counts = counts
+        if ip_count > settings.velocity_ip_max:
+            signals.append(VELOCITY_IP)
+    sub_count, *counts = counts
+    if sub_count > settings.velocity_sub_max:
+        signals.append(VELOCITY_SUB)
+    if contact:
+        everyone, this_affiliate = counts
+        if everyone > this_affiliate:
+            signals.append(LEAD_STACKING)
     return signals
 
 
