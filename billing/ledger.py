@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, insert, select, text, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from billing.errors import InsufficientFunds, LedgerKeyReused, UnbalancedTransaction

@@ -5,7 +5,7 @@ decide at once one wins and the other gets a Conflict; every decision is audited
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from affiliates import postbacks
@@ -14,10 +14,10 @@ from fraud.schemas import ReviewLeadView, ReviewOutcome
 from leadmarket import audit
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
-from leadmarket.errors import Conflict, InvalidInput, NotFound
+from leadmarket.errors import Conflict, InvalidInput
 from leadmarket.identity import Principal
 from leadmarket.money import from_minor
-from marketplace import delivery
+from marketplace import delivery, lifecycle
 from marketplace.distribution import distribute
 from marketplace.models import Lead
 
@@ -40,17 +40,13 @@ def review_queue(session: Session, *, limit: int = 50, after_id: int | None = No
             for lead in session.execute(query).scalars()]
 
 
-def _claim(session: Session, lead_id: int, values: dict[str, object]) -> Lead:
-    """Move a lead out of review, or raise: NotFound if there is no such lead, Conflict if it was
-    decided already (by someone else a moment ago, or never in review)."""
-    claimed = session.execute(
-        update(Lead).where(Lead.id == lead_id, Lead.status == "review").values(**values).returning(Lead.id)
-    ).scalar_one_or_none()
-    if claimed is None:
-        status = session.execute(select(Lead.status).where(Lead.id == lead_id)).scalar_one_or_none()
-        if status is None:
-            raise NotFound(f"no lead {lead_id}")
-        raise Conflict(f"lead {lead_id} is not waiting for review (it is {status})")
+def _claim(session: Session, lead_id: int, to: str, values: dict[str, object]) -> Lead:
+    """Move a lead out of review through the lifecycle, or raise: NotFound if there is no such
+    lead, TransitionRefused (409) if it was decided already or never was in review."""
+    try:
+        lifecycle.transition(session, lead_id, to, only_from=["review"], values=values)
+    except lifecycle.TransitionRefused as exc:
+        raise Conflict(f"lead {lead_id} is not waiting for review (it is {exc.status})") from exc
     query = select(Lead).where(Lead.id == lead_id).execution_options(populate_existing=True)
     return session.execute(query).scalar_one()
 
@@ -75,12 +71,15 @@ def approve(session: Session, principal: Principal, lead_id: int, note: str | No
     note = _note(note, required=False)
     now = utcnow()
     with transaction(session):
-        lead = _claim(session, lead_id, {"status": "accepted", "reason": None, "reviewed_at": now,
-                                         "reviewed_by": audit.actor_label(principal)})
+        lead = _claim(session, lead_id, "accepted", {"reason": None, "reviewed_at": now,
+                                                     "reviewed_by": audit.actor_label(principal)})
         offer = session.get(Offer, lead.offer_id)
         outcome = distribute(session, lead, offer)
-        lead.status, lead.reason, lead.payout_minor = outcome.status, outcome.reason, outcome.payout_minor
+        if outcome.status != lead.status:
+            lifecycle.transition(session, lead.id, outcome.status, only_from=["accepted"])
+        lead.reason, lead.payout_minor = outcome.reason, outcome.payout_minor
         session.flush()
+        session.refresh(lead)
         audit.record(session, principal, "review.approve", "lead", lead.id,
                      {"note": note, "fraud_score": lead.fraud_score, "fraud_reasons": list(lead.fraud_reasons or []),
                       "status": outcome.status}, at=now)
@@ -94,8 +93,8 @@ def reject(session: Session, principal: Principal, lead_id: int, note: str | Non
     note = _note(note, required=True)
     now = utcnow()
     with transaction(session):
-        lead = _claim(session, lead_id, {"status": "rejected", "reason": REJECTED_IN_REVIEW, "payout_minor": 0,
-                                         "reviewed_at": now, "reviewed_by": audit.actor_label(principal)})
+        lead = _claim(session, lead_id, "rejected", {"reason": REJECTED_IN_REVIEW, "payout_minor": 0,
+                                                     "reviewed_at": now, "reviewed_by": audit.actor_label(principal)})
         audit.record(session, principal, "review.reject", "lead", lead.id,
                      {"note": note, "fraud_score": lead.fraud_score, "fraud_reasons": list(lead.fraud_reasons or [])},
                      at=now)

@@ -18,7 +18,7 @@ from leadmarket.errors import NotFound, PermissionDenied
 from leadmarket.identity import Principal
 from leadmarket.money import from_minor
 from marketplace.delivery_models import Delivery, SaleReturn
-from marketplace.models import Lead, Vertical
+from marketplace.models import ConsentCertificate, Lead, Vertical
 from marketplace.sale_models import LeadSaleCount, Sale
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "profile_url", "country", "region", "city",
@@ -49,6 +49,14 @@ class ReturnStatusView(msgspec.Struct):
     created_at: datetime
 
 
+class ConsentCertificateRef(msgspec.Struct):
+    """Where the buyer verifies the consent: GET /api/v1/consents/{certificate_id} gives the record
+    and its SHA-256 over the canonical serialization, which must equal `sha256` here."""
+
+    certificate_id: str
+    sha256: str
+
+
 class PurchaseView(msgspec.Struct):
     sale_id: int
     status: str  # sold, returned
@@ -63,6 +71,7 @@ class PurchaseView(msgspec.Struct):
     lead: PurchasedLead
     delivery: DeliveryStatusView | None
     return_: ReturnStatusView | None = msgspec.field(name="return")
+    consent_certificate: ConsentCertificateRef | None = None
 
 
 def lead_document(lead: Lead, vertical_slug: str) -> PurchasedLead:
@@ -78,10 +87,11 @@ def purchases_of(principal: Principal) -> Select[Any]:
     """The one scoping query for purchases: an advertiser's own sales, nothing else."""
     if principal.advertiser_id is None:
         raise PermissionDenied("purchases are an advertiser's")
-    return (select(Sale, Lead, Vertical.slug, Delivery, SaleReturn, LeadSaleCount)
+    return (select(Sale, Lead, Vertical.slug, Delivery, SaleReturn, LeadSaleCount, ConsentCertificate)
             .join(Lead, Lead.id == Sale.lead_id).join(Vertical, Vertical.id == Lead.vertical_id)
             .outerjoin(Delivery, Delivery.sale_id == Sale.id).outerjoin(SaleReturn, SaleReturn.sale_id == Sale.id)
             .outerjoin(LeadSaleCount, LeadSaleCount.lead_id == Sale.lead_id)
+            .outerjoin(ConsentCertificate, ConsentCertificate.lead_id == Sale.lead_id)
             .where(Sale.advertiser_id == principal.advertiser_id))
 
 
@@ -100,7 +110,7 @@ def get_purchase(session: Session, principal: Principal, sale_id: int) -> Purcha
 
 
 def _view(sale: Sale, lead: Lead, slug: str, delivery: Delivery | None, sale_return: SaleReturn | None,
-          count: LeadSaleCount | None) -> PurchaseView:
+          count: LeadSaleCount | None, certificate: ConsentCertificate | None) -> PurchaseView:
     return PurchaseView(
         sale_id=sale.id, status=sale.status, channel=sale.channel, order_id=sale.order_id,
         price=from_minor(sale.price_minor, sale.currency), currency=sale.currency, exclusive=sale.exclusive,
@@ -111,4 +121,6 @@ def _view(sale: Sale, lead: Lead, slug: str, delivery: Delivery | None, sale_ret
             delivered_at=delivery.delivered_at),
         return_=None if sale_return is None else ReturnStatusView(
             id=sale_return.id, status=sale_return.status, reason=sale_return.reason,
-            created_at=sale_return.created_at))
+            created_at=sale_return.created_at),
+        consent_certificate=None if certificate is None else ConsentCertificateRef(
+            certificate_id=certificate.certificate_id, sha256=certificate.sha256))

@@ -79,3 +79,16 @@ def test_every_lead_with_consent_is_sealed_at_intake(client, db, network):
     with db() as session:
         certificate = session.query(ConsentCertificate).filter_by(lead_id=lead_id).one()
     assert len(certificate.sha256) == 64 and certificate.text.startswith("I agree")
+
+
+def test_the_purchase_carries_the_certificate_its_buyer_can_verify(client, db, network):
+    buyer = new_advertiser(client, network)
+    _, sale = bought_lead(client, network, buyer)
+    purchases = client.get("/api/v1/purchases", headers=buyer["headers"])
+    assert purchases.status_code == 200, purchases.text
+    (purchase,) = [p for p in purchases.json() if p["lead"]["lead_id"] == sale["lead_id"]]
+    certificate = purchase["consent_certificate"]
+    assert certificate == {"certificate_id": sale["consent_certificate_id"], "sha256": sale["consent_hash"]}
+    record = client.get(f"/api/v1/consents/{certificate['certificate_id']}", headers=buyer["headers"]).json()
+    assert recomputed_hash(record) == certificate["sha256"]
+    assert purchase["times_sold"] == 1 and purchase["max_sales"] == 3

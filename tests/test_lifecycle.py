@@ -24,8 +24,6 @@ PACKAGES = ("affiliates", "api", "billing", "fraud", "leadmarket", "marketplace"
 KNOWN_STATUS_WRITES = {
     ("marketplace/lifecycle.py", "update(Lead)"): 2,           # transition, transition_many
     ("marketplace/intake.py", "lead.status ="): 1,             # received -> first status, via initial_status
-    ("fraud/review.py", "update(Lead)"): 1,                    # review -> accepted | rejected (WHERE status='review')
-    ("fraud/review.py", "lead.status ="): 1,                   # accepted -> the distribution outcome (sold/accepted)
 }
 STATUS_WRITE = re.compile(r"update\(Lead\)|^\s*lead\.status\s*(?:,[^=\n]*)?=(?!=)", re.MULTILINE)
 
