@@ -19,6 +19,8 @@ class Affiliate(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     status: Mapped[str] = mapped_column(String(10), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The affiliate's Stripe Connect account (acct_...), set by an admin; payouts by `stripe` go there.
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class Offer(Base):

@@ -26,9 +26,11 @@ from api.fraud import FRAUD_CONTROLLERS
 from api.health import healthz
 from api.leads import LeadController
 from api.orders import OrderController
+from api.payouts import PAYOUT_HANDLERS
 from api.store import ConsentController, StoreController
 from api.purchases import PurchaseController
 from api.returns import ReturnController
+from api.settlement import SettlementController
 from api.ping_post import PingBuyerController, PingPostController
 from api.tracking import tracking_handlers
 from leadmarket.celery_app import configure_celery
@@ -65,7 +67,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                         OfferController, LeadController, *bench_handlers(), *FRAUD_CONTROLLERS,
                         *tracking_handlers(), *BILLING_HANDLERS, OrderController, *CALL_HANDLERS,
                         PurchaseController, ReturnController, PingBuyerController, PingPostController,
-                        StoreController, ConsentController],
+                        StoreController, ConsentController, SettlementController,
+                        *PAYOUT_HANDLERS],
         dependencies={"session": Provide(provide_session),
                       "principal": Provide(provide_principal, sync_to_thread=False)},
         middleware=[DefineMiddleware(ApiKeyAuthentication)],

@@ -84,3 +84,31 @@ def verify_event(settings: Settings, payload: bytes, signature: str | None) -> d
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         raise WebhookRejected("the body is not a Stripe event")
     return event
+
+
+@dataclass(frozen=True)
+class Transfer:
+    id: str
+    amount_minor: int
+    currency: str
+    destination: str
+
+
+def payout_transfer_key(payout_id: int) -> str:
+    return f"leadmarket-payout-{payout_id}"
+
+
+def create_payout_transfer(settings: Settings, *, payout_id: int, amount_minor: int, currency: str,
+                           destination: str) -> Transfer:
+    """A Connect transfer paying one payout; every attempt for the payout sends the same idempotency
+    key, so a retried pay moves the money once."""
+    params: Any = {"amount": amount_minor, "currency": currency.lower(), "destination": destination,
+                   "transfer_group": f"payout-{payout_id}", "metadata": {"payout_id": str(payout_id)}}
+    try:
+        transfer = client(settings).v1.transfers.create(
+            params=params, options={"idempotency_key": payout_transfer_key(payout_id)})
+    except stripe.StripeError as exc:
+        log.warning("Stripe transfer failed: %s (code %s, HTTP %s)", type(exc).__name__, exc.code, exc.http_status)
+        raise PaymentProviderFailed() from exc
+    return Transfer(id=transfer.id, amount_minor=transfer.amount, currency=str(transfer.currency).upper(),
+                    destination=str(transfer.destination))

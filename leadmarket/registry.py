@@ -9,6 +9,7 @@ import affiliates.cpa_models  # noqa: F401
 import affiliates.models  # noqa: F401
 import affiliates.tracking_models  # noqa: F401
 import billing.models  # noqa: F401
+import billing.payout_models  # noqa: F401
 import fraud.models  # noqa: F401
 import leadmarket.audit  # noqa: F401
 import leadmarket.identity  # noqa: F401

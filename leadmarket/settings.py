@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 DEFAULT_SQLITE_PATH = "leadmarket.sqlite3"
@@ -50,6 +51,10 @@ class Settings:
     # Click checks: a lead this soon after its click is scripted; this long after, stale.
     click_min_seconds: float = 3.0
     click_max_age_days: int = 30
+    # Payouts: a run drafts none below this amount (it carries over); above the second amount a
+    # payout needs two different finance users' approvals. Both in the payout's currency units.
+    payout_minimum: Decimal = Decimal("50.00")
+    payout_second_approval_over: Decimal = Decimal("1000.00")
 
     @property
     def is_sqlite(self) -> bool:
@@ -88,6 +93,8 @@ class Settings:
             consent_max_age_hours=int(env.get("LEADMARKET_CONSENT_MAX_AGE_HOURS", "72")),
             click_min_seconds=float(env.get("LEADMARKET_CLICK_MIN_SECONDS", "3")),
             click_max_age_days=int(env.get("LEADMARKET_CLICK_MAX_AGE_DAYS", "30")),
+            payout_minimum=Decimal(env.get("LEADMARKET_PAYOUT_MINIMUM", "50.00")),
+            payout_second_approval_over=Decimal(env.get("LEADMARKET_PAYOUT_SECOND_APPROVAL_OVER", "1000.00")),
         )
 
 

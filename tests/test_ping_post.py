@@ -26,7 +26,7 @@ from tests.order_support import headers, new_advertiser, person_lead, place_orde
 from tests.support import created, error_fields, principal_for, problem, submission
 
 SECRET = "buyer-shared-secret-0123456789"
-TIMEOUT_MS = 300
+TIMEOUT_MS = 800  # generous: a loaded 2-core CI box must not turn live buyers into timeouts
 
 
 class BuyerStub:
@@ -81,7 +81,7 @@ class BuyerStub:
 def market(client, network):
     """Four advertisers, each with an external buyer on the car-insurance vertical."""
     stubs = {"refuser": BuyerStub("40.00", accept_post=False), "high": BuyerStub("30.00"),
-             "low": BuyerStub("12.50"), "slow": BuyerStub("50.00", delay=1.5)}
+             "low": BuyerStub("12.50"), "slow": BuyerStub("50.00", delay=3.0)}
     buyers = {}
     for name, stub in stubs.items():
         advertiser = new_advertiser(client, network, name=f"{name} buyer")
@@ -126,7 +126,7 @@ def test_the_auction_picks_the_best_bid_and_logs_the_timeout(client, network, ma
 
     assert answer["status"] == "bid" and answer["best_bid"] == "40.00" and answer["currency"] == "USD"
     assert answer["bids"] == 3 and answer["ping_id"].startswith("png_")
-    assert took < 1.4, "the slow buyer is not waited for past its timeout"
+    assert took < 2.5, "the slow buyer (3 s) is not waited for past its timeout"
     for name in market:  # every buyer got the same signed ping, with no contact data in it
         stub = market[name]["stub"]
         assert stub.paths() == ["/ping"] and verify(stub, 0)
@@ -138,7 +138,7 @@ def test_the_auction_picks_the_best_bid_and_logs_the_timeout(client, network, ma
     assert len(log) == 1 and log[0]["ping_id"] == answer["ping_id"] and log[0]["best_bid"] == "40.00"
     by_buyer = {bid["buyer_id"]: bid for bid in log[0]["bids"]}
     slow = by_buyer[market["slow"]["buyer"]["id"]]
-    assert slow["status"] == "timeout" and slow["bid"] is None and TIMEOUT_MS <= slow["response_ms"] < 1500
+    assert slow["status"] == "timeout" and slow["bid"] is None and TIMEOUT_MS <= slow["response_ms"] < 2500
     assert by_buyer[market["low"]["buyer"]["id"]] | {"response_ms": 0} == {
         "status": "bid", "bid": "12.50", "response_ms": 0, "post_status": None, "post_ms": None,
         "buyer_id": market["low"]["buyer"]["id"], "advertiser_id": market["low"]["advertiser"]["id"]}
