@@ -17,7 +17,11 @@ The conversion rate is the share of a group's clean leads (sold or accepted) tha
 conversion reported for them (pending, approved or over the cap; one the advertiser rejected does
 not count). There a group is flagged for being far *below* the rest (z <= -z_threshold and at
 least `min_difference` under it): leads that never convert are what a pseudo-lead looks like to
-a buyer. Its minimum volume counts clean leads. The return rate stays null until returns exist.
+a buyer. Its minimum volume counts clean leads.
+
+The return rate is the share of a group's sold leads (sold at least once) that a buyer returned
+(a sale whose return was approved); higher is worse, like the rejection rates. Its minimum volume
+counts sold leads.
 """
 
 from __future__ import annotations
@@ -35,12 +39,14 @@ from fraud.schemas import AnomalyBaseline, AnomalyFlag, AnomalyReport, AnomalyRo
 from leadmarket.clock import utcnow
 from leadmarket.errors import FieldError, InvalidInput
 from marketplace.models import Lead
+from marketplace.sale_models import Sale
 
 METHOD = ("one-sided two-proportion z-test of each affiliate+sub1 against the rest of the network, "
           "pooled standard error; flagged when leads >= min_leads, z >= z_threshold and the rate is at least "
           "min_difference above the rest (conversion_rate: clean leads >= min_leads, z <= -z_threshold and at "
           "least min_difference below the rest)")
-NOTES = ["return_rate is null: returns are not recorded yet",
+NOTES = [("return_rate is leads with an approved return / leads sold at least once, of the period (a return "
+          "approved at any time up to now); null for a group that sold nothing"),
          ("conversion_rate is converted clean leads / clean (sold or accepted) leads of the period, counting a "
           "conversion reported at any time up to now (recent leads have had less time to convert); null for a "
           "group without clean leads"),
@@ -57,6 +63,8 @@ class _Counts:
     duplicate: int = 0
     clean: int = 0       # sold or accepted: leads a buyer could convert
     converted: int = 0   # of those, leads with a conversion the advertiser did not reject
+    sold: int = 0        # leads sold at least once
+    returned: int = 0    # of those, leads a buyer returned (an approved return)
     by_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def add(self, status: str, reason: str | None, count: int) -> None:
@@ -70,16 +78,20 @@ class _Counts:
             self.duplicate += count
         if status in CLEAN:
             self.clean += count
+        if status in SOLD:
+            self.sold += count
 
     def metrics(self) -> dict[str, tuple[int, int]]:
         """metric -> (count, out of how many leads)."""
         counts = {"rejection_rate": (self.rejected, self.leads), "duplicate_rate": (self.duplicate, self.leads),
-                  "review_rate": (self.review, self.leads), "conversion_rate": (self.converted, self.clean)}
+                  "review_rate": (self.review, self.leads), "conversion_rate": (self.converted, self.clean),
+                  "return_rate": (self.returned, self.sold)}
         counts.update({f"rejection_rate_by_reason.{reason}": (n, self.leads) for reason, n in self.by_reason.items()})
         return counts
 
 
 CLEAN = ("sold", "accepted")
+SOLD = ("sold", "returned", "converted")  # the lifecycle statuses of a lead that was sold
 LOWER_IS_WORSE = {"conversion_rate"}
 
 
@@ -131,6 +143,9 @@ def anomaly_report(session: Session, *, days: int = 7, min_leads: int = 30, z_th
     for affiliate_id, sub1, count in session.execute(_converted_leads(since, until, vertical_id)):
         groups[(affiliate_id, sub1)].converted += count
         network.converted += count
+    for affiliate_id, sub1, count in session.execute(_returned_leads(since, until, vertical_id)):
+        groups[(affiliate_id, sub1)].returned += count
+        network.returned += count
 
     network_metrics = network.metrics()
     rows: list[AnomalyRow] = []
@@ -153,7 +168,8 @@ def anomaly_report(session: Session, *, days: int = 7, min_leads: int = 30, z_th
             rejection_rate=_rate(counts.rejected, counts.leads),
             rejection_rate_by_reason={r: _rate(n, counts.leads) for r, n in sorted(counts.by_reason.items())},
             duplicate_rate=_rate(counts.duplicate, counts.leads), review_rate=_rate(counts.review, counts.leads),
-            return_rate=None, conversion_rate=_rate_or_none(counts.converted, counts.clean), flagged=bool(flags),
+            return_rate=_rate_or_none(counts.returned, counts.sold),
+            conversion_rate=_rate_or_none(counts.converted, counts.clean), flagged=bool(flags),
             flags=sorted(flags, key=lambda f: -abs(f.z))))
     rows.sort(key=lambda r: (not r.flagged, -max((abs(f.z) for f in r.flags), default=0.0), -r.leads,
                              r.affiliate_id, r.sub1 or ""))
@@ -161,7 +177,8 @@ def anomaly_report(session: Session, *, days: int = 7, min_leads: int = 30, z_th
         leads=network.leads, rejection_rate=_rate(network.rejected, network.leads),
         rejection_rate_by_reason={r: _rate(n, network.leads) for r, n in sorted(network.by_reason.items())},
         duplicate_rate=_rate(network.duplicate, network.leads), review_rate=_rate(network.review, network.leads),
-        return_rate=None, conversion_rate=_rate_or_none(network.converted, network.clean))
+        return_rate=_rate_or_none(network.returned, network.sold),
+        conversion_rate=_rate_or_none(network.converted, network.clean))
     return AnomalyReport(since=since, until=until, min_leads=min_leads, z_threshold=z_threshold,
                          min_difference=min_difference, method=METHOD,
                          notes=NOTES, baseline=baseline, groups=rows[:limit])
@@ -172,6 +189,17 @@ def _converted_leads(since: datetime, until: datetime, vertical_id: int | None) 
     converted = select(Conversion.id).where(Conversion.lead_id == Lead.id, Conversion.status != "rejected").exists()
     query = (select(Lead.affiliate_id, Lead.sub1, func.count())
              .where(Lead.created_at >= since, Lead.created_at < until, Lead.status.in_(CLEAN), converted)
+             .group_by(Lead.affiliate_id, Lead.sub1))
+    if vertical_id is not None:
+        query = query.where(Lead.vertical_id == vertical_id)
+    return query
+
+
+def _returned_leads(since: datetime, until: datetime, vertical_id: int | None) -> Select[tuple[int, str | None, int]]:
+    """(affiliate_id, sub1, sold leads of the period with an approved return), per group."""
+    returned = select(Sale.id).where(Sale.lead_id == Lead.id, Sale.status == "returned").exists()
+    query = (select(Lead.affiliate_id, Lead.sub1, func.count())
+             .where(Lead.created_at >= since, Lead.created_at < until, Lead.status.in_(SOLD), returned)
              .group_by(Lead.affiliate_id, Lead.sub1))
     if vertical_id is not None:
         query = query.where(Lead.vertical_id == vertical_id)

@@ -142,3 +142,22 @@ def test_a_placement_whose_leads_never_convert_is_flagged_below_the_network(clie
     assert not groups["search"]["flagged"]                   # far above the rest is not an anomaly
     assert report["groups"][0]["sub1"] == "coreg"
     assert any("conversion_rate" in note for note in report["notes"])
+
+
+def test_the_return_rate_counts_sold_leads_a_buyer_sent_back(client, network):
+    from tests.order_support import headers, new_advertiser, person_lead, place_order, post
+
+    advertiser = new_advertiser(client, network)
+    place_order(client, advertiser, price="30.00", exclusive=True)
+    sold = [post(client, network, person_lead(network.cpl_offer["id"])) for _ in range(4)]
+    assert [lead["status"] for lead in sold] == ["sold"] * 4
+    purchases = client.get("/api/v1/purchases", headers=headers(advertiser)).json()
+    returned = client.post(f"/api/v1/purchases/{purchases[0]['sale_id']}/return", headers=headers(advertiser),
+                           json={"reason": "bad_phone"})
+    assert returned.status_code == 201 and returned.json()["status"] == "approved", returned.text
+
+    report = client.get("/api/v1/fraud/anomalies", headers=network.admin_headers).json()
+
+    assert report["baseline"]["return_rate"] == 0.25      # 1 of 4 sold leads came back
+    (row,) = [g for g in report["groups"] if g["affiliate_id"] == network.affiliate["id"]]
+    assert row["return_rate"] == 0.25
