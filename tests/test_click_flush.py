@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
@@ -11,7 +10,7 @@ from affiliates import clicks
 from affiliates.tasks import flush_clicks
 from affiliates.tracking import targets
 from affiliates.tracking_models import Click, ClickRollup
-from leadmarket.celery_app import configure_celery, enqueue
+from leadmarket.celery_app import enqueue
 from leadmarket.db import transaction
 from tests.support import created
 
@@ -20,7 +19,6 @@ from tests.support import created
 def fresh_cache(client, settings, redis_db):
     targets.clear()
     # create_app (the client fixture) points Celery at REDIS_URL; tests run tasks in-process.
-    configure_celery(replace(settings, redis_url=None))
     yield
     targets.clear()
 

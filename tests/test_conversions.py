@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,7 +13,6 @@ from affiliates import conversions
 from affiliates.conversion_schemas import ConversionReport
 from affiliates.cpa_models import Conversion
 from affiliates.tracking import targets
-from leadmarket.celery_app import configure_celery
 from leadmarket.identity import Principal, Role
 from tests.support import (
     count_rows,
@@ -29,7 +27,6 @@ from tests.support import (
 @pytest.fixture(autouse=True)
 def in_process(client, settings, redis_db):
     targets.clear()
-    configure_celery(replace(settings, redis_url=None))  # create_app pointed Celery at Redis
     yield
     targets.clear()
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,44 +17,17 @@ from leadmarket.celery_app import enqueue
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
 from marketplace import delivery
+from tests.http_stubs import ScriptedServer
 from tests.order_support import headers, new_advertiser, person_lead, place_order, post
 
 SECRET = "a-long-signing-secret-123"
 
 
-class BuyerServer:
+class BuyerServer(ScriptedServer):
     """A buyer's CRM endpoint: answers with the scripted statuses (then 200), or hangs."""
 
     def __init__(self, statuses: list[int] | None = None, *, hang_seconds: float = 0.0) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.statuses = list(statuses or [])
-        self.hang_seconds = hang_seconds
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                server.requests.append({"headers": dict(self.headers), "body": body})
-                if server.hang_seconds:
-                    time.sleep(server.hang_seconds)
-                status = server.statuses.pop(0) if server.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/leads"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__("/leads", statuses, hang_seconds=hang_seconds)
 
 
 @pytest.fixture

@@ -2,53 +2,31 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from affiliates import postbacks
 from affiliates.tracking import targets
-from leadmarket.celery_app import configure_celery
+from tests.http_stubs import ScriptedServer
 from tests.support import created, error_fields, lead_body, post_lead, problem
 
 
-class AffiliateServer:
-    """The affiliate's tracker: records every request and answers from a script of status codes."""
+def query_of(handler: BaseHTTPRequestHandler, _body: bytes) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(handler.path).query, keep_blank_values=True)
+
+
+class AffiliateServer(ScriptedServer):
+    """The affiliate's tracker: records every request's query and answers from a script of status codes."""
 
     def __init__(self, statuses: list[int] | None = None) -> None:
-        self.requests: list[dict[str, list[str]]] = []
-        self.statuses = list(statuses or [])
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests.append(parse_qs(urlsplit(self.path).query, keep_blank_values=True))
-                status = server.statuses.pop(0) if server.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/pb"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__("/pb", statuses, record=query_of)
 
 
 @pytest.fixture(autouse=True)
 def in_process(client, settings, redis_db):
     targets.clear()
-    configure_celery(replace(settings, redis_url=None))  # create_app pointed Celery at Redis
     yield
 
 

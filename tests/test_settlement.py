@@ -3,7 +3,6 @@ affiliate, advertiser and vertical, over UTC days, reconciled with the ledger.""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -14,7 +13,6 @@ from sqlalchemy import text
 from affiliates.tasks import flush_clicks
 from affiliates.tracking import targets
 from billing.settlement import margin_percent
-from leadmarket.celery_app import configure_celery
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
 from leadmarket.identity import Role, create_api_key
@@ -29,7 +27,6 @@ TOMORROW = TODAY + timedelta(days=1)
 @pytest.fixture(autouse=True)
 def in_process(client, settings, redis_db):
     targets.clear()
-    configure_celery(replace(settings, redis_url=None))  # create_app pointed Celery at Redis
     yield
     targets.clear()
 

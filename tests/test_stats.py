@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -12,7 +11,6 @@ from sqlalchemy import text
 
 from affiliates.tasks import flush_clicks, refresh_stats
 from affiliates.tracking import targets
-from leadmarket.celery_app import configure_celery
 from tests.support import created, error_fields, lead_body, post_lead, problem
 
 TODAY = date.today().isoformat()
@@ -29,7 +27,6 @@ def person(n):
 @pytest.fixture(autouse=True)
 def in_process(client, settings, redis_db):
     targets.clear()
-    configure_celery(replace(settings, redis_url=None))  # create_app pointed Celery at Redis
     yield
 
 
