@@ -30,11 +30,8 @@ import itertools
 import os
 import platform
 import secrets
-import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,12 +42,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import PG_SERVER, REDIS_URL, Server, delete_redis_keys, drop_database  # noqa: E402
 import aiohttp
 from sqlalchemy import create_engine, text
 
-PG_SERVER = os.environ.get("LEADMARKET_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-REDIS_URL = os.environ.get("LEADMARKET_BENCH_REDIS", "redis://127.0.0.1:6379/11")
 AGENTS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36",
           "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
           "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"]
@@ -221,78 +218,9 @@ def create_database() -> Bench:
             bench.code = link.code
         engine.dispose()
     except BaseException:
-        drop_database(bench)
+        drop_database(bench.database)
         raise
     return bench
-
-
-def drop_database(bench: Bench) -> None:
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{bench.database}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """`leadmarket serve` in its own process group, so stopping it stops its workers too."""
-
-    def __init__(self, bench: Bench, workers: int, redis_prefix: str, log_dir: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        command = shutil.which("leadmarket")
-        argv = [command] if command else [sys.executable, "-m", "leadmarket.cli"]
-        env = {**os.environ, "DATABASE_URL": bench.url, "REDIS_URL": REDIS_URL,
-               "LEADMARKET_REDIS_PREFIX": redis_prefix, "LEADMARKET_BENCH_REDIRECT": "1",
-               "LEADMARKET_SECRET_KEY": secrets.token_hex(32),
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        self.log_path = log_dir / f"serve-{workers}w.log"
-        self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [*argv, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    async def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited early; see {self.log_path}")
-                try:
-                    async with session.get(self.base + "/healthz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"server not ready after {timeout:.0f}s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-        self.log.close()
-
-
-def delete_redis_keys(prefix: str) -> None:
-    import redis
-
-    try:
-        client = redis.Redis.from_url(REDIS_URL)
-        for key in client.scan_iter(match=prefix + "*", count=1000):
-            client.delete(key)
-        client.close()
-    except redis.RedisError:
-        pass
 
 
 def flush_and_count(bench: Bench, prefix: str) -> tuple[int, float]:
@@ -411,7 +339,7 @@ async def main_async(args: argparse.Namespace, bench: Bench, log_dir: Path) -> t
     checks: dict[int, tuple[int, int, float]] = {}
     for workers in args.workers:
         prefix = f"lmbench:{secrets.token_hex(4)}:"
-        server = Server(bench, workers, prefix, log_dir)
+        server = Server(bench.url, workers, prefix, log_dir, "LEADMARKET_BENCH_REDIRECT")
         try:
             await server.wait_ready()
             print(f"== leadmarket serve --workers {workers} (pid {server.process.pid}, port {server.port})",
@@ -458,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results, checks = asyncio.run(main_async(args, bench, log_dir))
     finally:
-        drop_database(bench)
+        drop_database(bench.database)
         print(f"dropped database {bench.database}; server logs in {log_dir}", flush=True)
     print()
     print(summary(results, checks, args, command.strip()))

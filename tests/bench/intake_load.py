@@ -25,11 +25,8 @@ import itertools
 import os
 import platform
 import secrets
-import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,14 +38,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import PG_SERVER, Server, delete_redis_keys, drop_database  # noqa: E402
 import aiohttp  # noqa: E402
 import msgspec  # noqa: E402
 import phonenumbers  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-PG_SERVER = os.environ.get("LEADMARKET_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-REDIS_URL = os.environ.get("LEADMARKET_BENCH_REDIS", "redis://127.0.0.1:6379/11")
 
 FIELDS = [
     {"name": "vehicle_year", "type": "integer", "required": True, "min": 1980, "max": 2027},
@@ -361,79 +358,9 @@ def create_database() -> Bench:
             bench.api_key, bench.offer_id = affiliate.api_key, offer.id
         engine.dispose()
     except BaseException:
-        drop_database(bench)
+        drop_database(bench.database)
         raise
     return bench
-
-
-def drop_database(bench: Bench) -> None:
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{bench.database}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """`leadmarket serve` in its own process group, so stopping it stops its workers too."""
-
-    def __init__(self, bench: Bench, workers: int, redis_prefix: str, log_dir: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        command = shutil.which("leadmarket")
-        argv = [command] if command else [sys.executable, "-m", "leadmarket.cli"]
-        env = {**os.environ, "DATABASE_URL": bench.url, "REDIS_URL": REDIS_URL,
-               "LEADMARKET_REDIS_PREFIX": redis_prefix, "LEADMARKET_BENCH_CEILING": "1",
-               "LEADMARKET_SECRET_KEY": secrets.token_hex(32),
-               # serve the code next to this script, whatever copy of it pip installed
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        self.log_path = log_dir / f"serve-{workers}w.log"
-        self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [*argv, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    async def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited early; see {self.log_path}")
-                try:
-                    async with session.get(self.base + "/healthz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"server not ready after {timeout:.0f}s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-        self.log.close()
-
-
-def delete_redis_keys(prefix: str) -> None:
-    import redis
-
-    try:
-        client = redis.Redis.from_url(REDIS_URL)
-        for key in client.scan_iter(match=prefix + "*", count=1000):
-            client.delete(key)
-        client.close()
-    except redis.RedisError:
-        pass
 
 
 # ---------------------------------------------------------------- the run
@@ -531,7 +458,7 @@ async def main_async(args: argparse.Namespace, bench: Bench, log_dir: Path) -> d
     results: dict[int, list[Round]] = {}
     for workers in args.workers:
         prefix = f"lmbench:{secrets.token_hex(4)}:"
-        server = Server(bench, workers, prefix, log_dir)
+        server = Server(bench.url, workers, prefix, log_dir, "LEADMARKET_BENCH_CEILING")
         try:
             await server.wait_ready()
             print(f"== leadmarket serve --workers {workers} (pid {server.process.pid}, port {server.port})",
@@ -576,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = asyncio.run(main_async(args, bench, log_dir))
     finally:
-        drop_database(bench)
+        drop_database(bench.database)
         print(f"dropped database {bench.database}; server logs in {log_dir}", flush=True)
     print("\n---- summary (Markdown, for README) ----\n")
     print(summary(results, args, command.strip()))
