@@ -12,6 +12,11 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 
+# Browser tests drive Debian's chromium (no Playwright browser download on these machines).
+if [ ! -x /usr/bin/chromium ]; then
+    apt-get update -q && apt-get install -y -q chromium
+fi
+
 ensure_venv dev
 cd "$ROOT"
 # Suite 1: everything on PostgreSQL + Redis. Suite 2: the embedded default serves the demo path.
