@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -10,13 +10,15 @@ from affiliates.models import Affiliate
 from affiliates.schemas import AffiliateCreate, AffiliateCreated, AffiliateView
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction, violated_constraint
-from leadmarket.errors import Conflict, FieldError, InvalidInput
-from leadmarket.identity import Role, create_api_key
+from leadmarket import audit
+from leadmarket.errors import Conflict, FieldError, InvalidInput, NotFound
+from leadmarket.identity import Principal, Role, create_api_key
+from leadmarket.paging import Page, PageRequest, paginate
 from leadmarket.validators import check_name, reject_nul
 from marketplace import normalize
 
 
-def create_affiliate(session: Session, data: AffiliateCreate) -> AffiliateCreated:
+def create_affiliate(session: Session, data: AffiliateCreate, principal: Principal | None = None) -> AffiliateCreated:
     """Create the account and its first API key; the raw key is in the answer and nowhere else."""
     reject_nul(data)
     errors = [e for e in [check_name(data.name)] if e]
@@ -33,6 +35,7 @@ def create_affiliate(session: Session, data: AffiliateCreate) -> AffiliateCreate
             session.flush()
             _, raw_key = create_api_key(session, role=Role.AFFILIATE, name=f"{affiliate.name} (first key)"[:100],
                                         affiliate_id=affiliate.id)
+            audit.record(session, principal, "affiliate.create", "affiliate", affiliate.id)
     except IntegrityError as exc:
         if violated_constraint(exc) == "uq_affiliate_email":
             raise Conflict("an affiliate with this e-mail exists") from exc
@@ -48,3 +51,27 @@ def list_affiliates(session: Session) -> list[Affiliate]:
 def affiliate_view(affiliate: Affiliate) -> AffiliateView:
     return AffiliateView(id=affiliate.id, name=affiliate.name, email=affiliate.email, status=affiliate.status,
                          created_at=affiliate.created_at)
+
+
+STATUSES = ("active", "paused")
+
+
+def affiliates_page(session: Session, request: PageRequest) -> Page[Affiliate]:
+    return paginate(session, select(Affiliate), request,
+                    {"id": Affiliate.id, "name": Affiliate.name, "status": Affiliate.status,
+                     "created_at": Affiliate.created_at}, "id")
+
+
+def set_affiliate_status(session: Session, principal: Principal, affiliate_id: int, status: str) -> Affiliate:
+    """Pause or reactivate an affiliate; audited."""
+    if status not in STATUSES:
+        raise InvalidInput.one("status", "must be active or paused")
+    with transaction(session):
+        changed = session.execute(update(Affiliate).where(Affiliate.id == affiliate_id).values(status=status)
+                                  .returning(Affiliate.id)).first()
+        if changed is None:
+            raise NotFound(f"affiliate {affiliate_id} not found")
+        audit.record(session, principal, "affiliate.status", "affiliate", affiliate_id, {"to": status})
+    affiliate = session.get(Affiliate, affiliate_id, populate_existing=True)
+    assert affiliate is not None
+    return affiliate

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadmarket.db import Base, UTCDateTime
@@ -16,6 +16,7 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 NUMBER_STATUSES = ("active", "paused")
 # `pending` lives only inside the transaction that files the call's lead; it never commits.
 CALL_STATUSES = ("pending", "lead", "too_short")
+CALL_CONTACT_PURPOSE = b"call.contact"  # associated data of `call.contact_sealed` (leadmarket/crypto.py)
 
 
 class TrackingNumber(Base):
@@ -52,15 +53,16 @@ class Call(Base):
     tracking_number_id: Mapped[int] = mapped_column(ForeignKey("tracking_number.id"), index=True)
     affiliate_id: Mapped[int] = mapped_column(ForeignKey("affiliate.id"))
     offer_id: Mapped[int] = mapped_column(ForeignKey("offer.id"))
-    caller_number: Mapped[str] = mapped_column(String(20))
+    # The caller's number and the recording's URL, sealed together (leadmarket/crypto.py,
+    # CALL_CONTACT_PURPOSE); NULL once the call's lead was erased on a privacy request.
+    contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     duration_seconds: Mapped[int] = mapped_column(Integer)
     # The offer's minimum as it was when the call came in: why a call was too short stays explainable.
     min_call_seconds: Mapped[int] = mapped_column(Integer)
-    recording_url: Mapped[str | None] = mapped_column(String(2000))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10))
     lead_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("lead.id"), unique=True)
 
 
-__all__ = ["CALL_STATUSES", "NUMBER_STATUSES", "Call", "TrackingNumber"]
+__all__ = ["CALL_CONTACT_PURPOSE", "CALL_STATUSES", "NUMBER_STATUSES", "Call", "TrackingNumber"]

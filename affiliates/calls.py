@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from affiliates import postbacks
-from affiliates.call_models import Call, TrackingNumber
+from affiliates.call_models import CALL_CONTACT_PURPOSE, Call, TrackingNumber
 from affiliates.call_schemas import (
     CallOutcome,
     CallReport,
@@ -29,6 +29,7 @@ from affiliates.call_schemas import (
     TrackingNumberView,
 )
 from affiliates.models import Affiliate, Offer
+from leadmarket import audit, crypto
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction, violated_constraint
 from leadmarket.errors import Conflict, FieldError, InvalidInput, PermissionDenied
@@ -92,6 +93,9 @@ def register_number(session: Session, principal: Principal, data: TrackingNumber
     try:
         with transaction(session):
             session.add(tracking_number)
+            session.flush()
+            audit.record(session, principal, "tracking_number.register", "tracking_number", tracking_number.id,
+                         {"affiliate_id": affiliate_id, "offer_id": offer.id})  # not the number: a phone
     except IntegrityError as exc:
         if violated_constraint(exc) == "uq_tracking_number_number":
             raise Conflict("this number is already registered as a tracking number") from exc
@@ -144,8 +148,9 @@ def receive_call(session: Session, principal: Principal, report: CallReport) -> 
     minimum = min_call_seconds(offer)
     with transaction(session):
         values = {"provider_call_id": call_id, "tracking_number_id": number.id, "affiliate_id": number.affiliate_id,
-                  "offer_id": offer.id, "caller_number": checked.caller, "duration_seconds": checked.duration_seconds,
-                  "min_call_seconds": minimum, "recording_url": checked.recording_url,
+                  "offer_id": offer.id, "duration_seconds": checked.duration_seconds, "min_call_seconds": minimum,
+                  "contact_sealed": crypto.seal_json({"caller_number": checked.caller,
+                                                      "recording_url": checked.recording_url}, CALL_CONTACT_PURPOSE),
                   "started_at": checked.started_at, "received_at": now,
                   "status": "pending" if checked.duration_seconds > minimum else "too_short"}
         # The unique call id decides between two deliveries of one call: the second waits for the

@@ -115,7 +115,7 @@ def store_clicks(session: Session, rows: list[dict[str, Any]]) -> int:
         inserted = _copy_in(session, rows)
     else:
         table = Click.__table__
-        stmt = insert_for(session, table).on_conflict_do_nothing(index_elements=["click_id"]).returning(table.c.click_id)
+        stmt = insert_for(session, table).on_conflict_do_nothing(index_elements=["click_id", "clicked_at"]).returning(table.c.click_id)
         inserted = set(session.connection().execute(stmt, rows).scalars())
     totals: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, 0, 0, ""])
     for row in rows:
@@ -144,7 +144,7 @@ _STAGE = text(f"CREATE TEMPORARY TABLE IF NOT EXISTS click_stage ON COMMIT DELET
               f"SELECT {', '.join(COPY_COLUMNS)} FROM click WITH NO DATA")
 _FROM_STAGE = text(f"""
 INSERT INTO click ({", ".join(COPY_COLUMNS)}) SELECT {", ".join(COPY_COLUMNS)} FROM click_stage
-ON CONFLICT (click_id) DO NOTHING RETURNING click_id""")
+ON CONFLICT (click_id, clicked_at) DO NOTHING RETURNING click_id""")
 
 
 def _copy_in(session: Session, rows: list[dict[str, Any]]) -> set[str]:
@@ -244,8 +244,18 @@ def flush_stream(session: Session, client: redis.Redis, settings: Settings, *, c
     key = stream_key(settings)
     result = FlushResult()
     ensure_group(client, key)
-    # First the entries of consumers that took them and stopped (a worker killed mid-batch).
+    # First our own unacknowledged entries: a batch whose commit failed (the database was down)
+    # is stored on our next run, not a claim timeout later.
     start: bytes | str = "0-0"
+    for _ in range(max_batches):
+        reply = client.xreadgroup(GROUP, consumer, {key: start}, count=batch)
+        entries = reply[0][1] if reply else []
+        if not entries:
+            break
+        _store_batch(session, client, settings, entries, result)
+        start = entries[-1][0]
+    # Then the entries of consumers that took them and stopped (a worker killed mid-batch).
+    start = "0-0"
     for _ in range(max_batches):
         reply = client.xautoclaim(key, GROUP, consumer, min_idle_time=claim_idle_ms, start_id=start, count=batch)
         start, claimed = reply[0], reply[1]
@@ -314,6 +324,7 @@ def _record(row: dict[str, Any]) -> ClickRecord:
 
 
 def _from_table(session: Session, click_id: str) -> ClickRecord | None:
+    # One primary-key index probe per monthly partition (click_id leads the key).
     click = session.execute(select(Click).where(Click.click_id == click_id)).scalar_one_or_none()
     if click is None:
         return None

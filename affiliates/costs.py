@@ -22,6 +22,7 @@ from leadmarket.db import transaction
 from leadmarket.errors import FieldError, InvalidInput, PermissionDenied
 from leadmarket.identity import Principal, Role
 from leadmarket.money import MINOR_DIGITS, from_minor, to_minor
+from leadmarket.paging import Page, PageRequest, paginate
 
 OLDEST_DAYS = 400
 MAX_ID = 2**31 - 1
@@ -108,3 +109,14 @@ def list_traffic_costs(session: Session, principal: Principal, start: date, end:
     return [TrafficCostView(id=c.id, date=c.day.isoformat(), offer_id=c.offer_id,
                             sub_ids={k: v for k in SUB_COLUMNS if (v := getattr(c, k))},
                             amount=from_minor(c.amount_minor, c.currency), currency=c.currency) for c in rows]
+
+
+def traffic_costs_page(session: Session, principal: Principal, request: PageRequest) -> Page[TrafficCostView]:
+    """One page of the caller's reported costs (staff: everyone's), latest day first unless sorted otherwise."""
+    found = paginate(session, costs_visible_to(principal), request,  # type: ignore[arg-type]
+                     {"day": TrafficCost.day, "offer": TrafficCost.offer_id, "amount": TrafficCost.amount_minor,
+                      "updated": TrafficCost.updated_at}, "day")
+    return Page(items=[TrafficCostView(id=c.id, date=c.day.isoformat(), offer_id=c.offer_id,
+                                       sub_ids={k: v for k in SUB_COLUMNS if (v := getattr(c, k))},
+                                       amount=from_minor(c.amount_minor, c.currency), currency=c.currency)
+                       for c in found.items], request=found.request, total=found.total)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from affiliates.models import Offer
 from affiliates.schemas import OfferCreate, OfferView
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
-from leadmarket.errors import FieldError, InvalidInput
+from leadmarket import audit
+from leadmarket.errors import FieldError, InvalidInput, NotFound
+from leadmarket.paging import Page, PageRequest, paginate
 from leadmarket.identity import Principal, Role
 from leadmarket.money import from_minor, to_minor
 from leadmarket.validators import check_http_url, check_name, reject_nul
@@ -19,7 +21,7 @@ KINDS = ("marketplace", "targeted")
 PAYOUT_MODELS = ("cpl", "cpa")
 
 
-def create_offer(session: Session, data: OfferCreate) -> Offer:
+def create_offer(session: Session, data: OfferCreate, principal: Principal | None = None) -> Offer:
     reject_nul(data)
     errors = [e for e in [check_name(data.name), check_http_url(data.landing_url, "landing_url")] if e]
     vertical = session.execute(select(Vertical).where(Vertical.slug == data.vertical)).scalar_one_or_none()
@@ -69,6 +71,9 @@ def create_offer(session: Session, data: OfferCreate) -> Offer:
     offer.vertical = vertical
     with transaction(session):
         session.add(offer)
+        session.flush()
+        audit.record(session, principal, "offer.create", "offer", offer.id,
+                     {"kind": offer.kind, "payout_model": offer.payout_model, "payout_minor": offer.payout_minor})
     return offer
 
 
@@ -89,3 +94,38 @@ def offer_view(offer: Offer, principal: Principal) -> OfferView:
                      created_at=offer.created_at, advertiser_id=offer.advertiser_id if staff else None,
                      revenue=revenue, daily_conversion_cap=offer.daily_conversion_cap,
                      min_call_seconds=offer.min_call_seconds)
+
+
+def promotable_offers_page(session: Session, principal: Principal, request: PageRequest) -> Page[OfferView]:
+    """One page of the offers the caller may promote (affiliates: the active ones), as they see them."""
+    query = select(Offer).join(Vertical, Vertical.id == Offer.vertical_id)
+    if principal.role not in (Role.ADMIN, Role.FINANCE):
+        query = query.where(Offer.status == "active")
+    found = paginate(session, query, request, {"id": Offer.id, "name": Offer.name, "payout": Offer.payout_minor,
+                                               "vertical": Vertical.slug, "model": Offer.payout_model}, "id")
+    return Page(items=[offer_view(offer, principal) for offer in found.items], request=found.request,
+                total=found.total)
+
+
+STATUSES = ("active", "paused")
+
+
+def offers_page(session: Session, request: PageRequest) -> Page[Offer]:
+    return paginate(session, select(Offer), request,
+                    {"id": Offer.id, "name": Offer.name, "status": Offer.status, "payout": Offer.payout_minor,
+                     "kind": Offer.kind}, "id")
+
+
+def set_offer_status(session: Session, principal: Principal, offer_id: int, status: str) -> Offer:
+    """Pause an offer (its leads are refused at intake) or reactivate it; audited."""
+    if status not in STATUSES:
+        raise InvalidInput.one("status", "must be active or paused")
+    with transaction(session):
+        changed = session.execute(update(Offer).where(Offer.id == offer_id).values(status=status)
+                                  .returning(Offer.id)).first()
+        if changed is None:
+            raise NotFound(f"offer {offer_id} not found")
+        audit.record(session, principal, "offer.status", "offer", offer_id, {"to": status})
+    offer = session.get(Offer, offer_id, populate_existing=True)
+    assert offer is not None
+    return offer

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import httpx
+import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,7 @@ from affiliates.cpa_models import (
     PostbackTemplate,
 )
 from affiliates.upserts import insert_for
-from leadmarket.celery_app import enqueue
+from leadmarket.celery_app import enqueue_swept
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
 from leadmarket.errors import FieldError, InvalidInput, NotFound, PermissionDenied
@@ -96,6 +97,51 @@ def render(template: str, values: dict[str, str]) -> str:
     return MACRO.sub(lambda m: quote(values.get(m.group(1), ""), safe=""), template)
 
 
+# ---------------------------------------------------------------- a test call, from the settings page
+
+# What a test postback's macros are filled with: recognisably not a real lead ({event} is "test").
+TEST_VALUES = {"click_id": "test-click", "lead_id": "0", "conversion_id": "0", "offer_id": "0", "status": "test",
+               "reason": "", "payout": "0.00", "currency": "USD", "event": "test",
+               **{f"sub{i}": f"test-sub{i}" for i in range(1, 6)}}
+
+
+class TestPostbackResult(msgspec.Struct):
+    __test__ = False  # not a pytest class
+
+    url: str  # the URL called, macros filled
+    sent_at: datetime
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+    ok: bool
+
+
+def send_test_postback(session: Session, principal: Principal, *, timeout: float = 10.0) -> TestPostbackResult:
+    """Call the affiliate's saved postback URL once, its macros filled with `TEST_VALUES`, exactly
+    as a real postback is called (GET, same client headers), and say what came back. Nothing is
+    stored or retried."""
+    if principal.affiliate_id is None:
+        raise PermissionDenied("only affiliates have a postback URL")
+    saved = session.get(PostbackTemplate, principal.affiliate_id)
+    template = saved.url_template if saved is not None else None
+    session.rollback()  # no transaction open during the call
+    if template is None:
+        raise InvalidInput.one("url", "save a postback URL first, then test it")
+    url = render(template, TEST_VALUES)
+    sent_at = utcnow()
+    status_code, error = None, None
+    began = time.perf_counter()
+    try:
+        with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False) as client:
+            status_code = client.get(url, headers={"User-Agent": "Leadmarket-Postback/1"}).status_code
+    except httpx.HTTPError as exc:
+        error = type(exc).__name__
+    duration_ms = int((time.perf_counter() - began) * 1000)
+    ok = status_code is not None and 200 <= status_code < 300
+    return TestPostbackResult(url=url, sent_at=sent_at, status_code=status_code, duration_ms=duration_ms,
+                              error=error, ok=ok)
+
+
 # ---------------------------------------------------------------- queueing (inside the event's transaction)
 
 
@@ -144,7 +190,7 @@ def queue_conversion_event(session: Session, conversion: Conversion) -> None:
 def dispatch_pending(session: Session) -> None:
     """After the commit: enqueue the postbacks this session wrote (in-process mode sends them now)."""
     for postback_id in session.info.pop(_QUEUED, []):
-        enqueue("affiliates.send_postback", postback_id)
+        enqueue_swept("affiliates.send_postback", postback_id)  # a lost one is queued again by its beat sweeper
 
 
 # ---------------------------------------------------------------- sending (the task's work)

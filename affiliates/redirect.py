@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import secrets
+import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 import anyio
+import psycopg
 import redis
 import redis.asyncio as aioredis
+import sqlalchemy.exc
 from sqlalchemy.orm import Session
 
 from affiliates import clicks
@@ -31,6 +34,7 @@ from affiliates.tracking import (
     plausible_code,
     targets,
 )
+from leadmarket.errors import ServiceUnavailable
 from leadmarket.money import minor_digits
 from leadmarket.settings import Settings
 
@@ -87,6 +91,11 @@ class NonceSource:
 
 
 _nonces = NonceSource()  # used from the event loop thread only
+
+# What a database that is down, restarting or out of connections raises through SQLAlchemy.
+DATABASE_DOWN = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.TimeoutError, psycopg.OperationalError)
+DATABASE_LOG_SECONDS = 10.0  # one log line per window while it lasts, not one per click
+_database_logged_at = -DATABASE_LOG_SECONDS
 
 
 @dataclass(frozen=True)
@@ -176,7 +185,17 @@ async def _lookup(settings: Settings, sessions: Callable[[], Session], code: str
         with sessions() as session:
             return link_target(session, code)
 
-    target = await anyio.to_thread.run_sync(read)
+    try:
+        target = await anyio.to_thread.run_sync(read)
+    except DATABASE_DOWN as exc:
+        # Keep redirecting a link we knew (its Redis copy expired or Redis lost it): the click
+        # still goes to the stream; a link never seen here cannot be answered honestly.
+        found, last = targets.last_known(code)
+        if not found:
+            raise ServiceUnavailable("the link store is unreachable; retry shortly") from exc
+        _log_database_down(type(getattr(exc, "orig", None) or exc).__name__)
+        targets.put(code, last)  # ask the database again only after another TTL
+        return last
     targets.put(code, target)
     if target is not None and client is not None:
         try:
@@ -187,14 +206,23 @@ async def _lookup(settings: Settings, sessions: Callable[[], Session], code: str
     return target
 
 
+def _log_database_down(cause: str) -> None:
+    global _database_logged_at
+    now = time.monotonic()
+    if now - _database_logged_at >= DATABASE_LOG_SECONDS:
+        _database_logged_at = now
+        log.warning("database unreachable (%s): redirecting from last known link targets", cause)
+
+
 async def record_click(settings: Settings, sessions: Callable[[], Session], target: LinkTarget,
                        visit: Visit) -> tuple[str, tuple[str | None, ...]]:
     """Record one click and return its click_id and sub-ids (the query's, else the link's)."""
     sub_ids = tuple((visit.query.get(name) or default or None) for name, default in zip(SUB_PARAMS, target.defaults))
-    sub_ids = tuple(value[:255] if value else None for value in sub_ids)
+    # PostgreSQL text cannot hold a NUL: one left in would fail the flush of its whole stream batch
+    sub_ids = tuple(value.replace("\x00", "")[:255] or None if value else None for value in sub_ids)
     cost = cost_minor(visit.query.get("cost"), target.currency)
-    user_agent = visit.user_agent[:500] if visit.user_agent else None
-    referrer = visit.referrer[:1000] if visit.referrer else None
+    user_agent = visit.user_agent.replace("\x00", "")[:500] or None if visit.user_agent else None
+    referrer = visit.referrer.replace("\x00", "")[:1000] or None if visit.referrer else None
     nonce = _nonces.next()
     writer = stream_writer(settings)
     if writer is not None:

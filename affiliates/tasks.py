@@ -26,7 +26,8 @@ def flush_clicks() -> int:
     if client is None:
         return 0  # without Redis every click is written by the redirect itself
     with session_scope() as session:
-        result = clicks.flush_stream(session, client, settings, consumer=clicks.consumer_name())
+        result = clicks.flush_stream(session, client, settings, consumer=clicks.consumer_name(),
+                                     claim_idle_ms=int(settings.click_claim_idle_seconds * 1000))
     if result.reclaimed or result.malformed:
         log.info("click flush: %d read, %d new, %d reclaimed from stopped workers, %d malformed",
                  result.read, result.inserted, result.reclaimed, result.malformed)

@@ -23,10 +23,12 @@ from sqlalchemy.orm import Session
 from affiliates.models import Affiliate, Offer
 from affiliates.tracking_models import SUB_COLUMNS, TrackingLink
 from affiliates.tracking_schemas import TrackingLinkCreate, TrackingLinkView
+from leadmarket import audit
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction, violated_constraint
 from leadmarket.errors import FieldError, InvalidInput, NotFound, PermissionDenied
 from leadmarket.identity import Principal, Role
+from leadmarket.paging import Page, PageRequest, paginate
 from leadmarket.redis_client import redis_client
 from leadmarket.settings import Settings, current_settings
 
@@ -133,6 +135,11 @@ class TargetCache:
             return False, None
         return True, entry[1]
 
+    def last_known(self, code: str) -> tuple[bool, LinkTarget | None]:
+        """(found, target) however old the entry: what to serve while the database is down."""
+        entry = self._entries.get(code)
+        return (False, None) if entry is None else (True, entry[1])
+
     def put(self, code: str, target: LinkTarget | None) -> None:
         with self._lock:
             self._entries[code] = (time.monotonic() + self._ttl, target)
@@ -193,7 +200,8 @@ def create_link(session: Session, principal: Principal, data: TrackingLinkCreate
     if principal.affiliate_id is None:
         raise PermissionDenied("only affiliates create tracking links")
     sub_ids, errors = check_sub_ids(data.sub_ids)
-    offer = session.get(Offer, data.offer_id) if data.offer_id is not None else None
+    # offer ids are 32-bit columns: a larger one is no offer, not a failed query
+    offer = session.get(Offer, data.offer_id) if data.offer_id is not None and 0 < data.offer_id < 2**31 else None
     if data.offer_id is None:
         errors.append(FieldError("offer_id", "is required"))
     elif offer is None or offer.status != "active":
@@ -232,6 +240,8 @@ def set_link_status(session: Session, principal: Principal, code: str, status: s
             links_visible_to(principal).where(TrackingLink.code == code).with_for_update()).scalar_one_or_none()
         if link is None:
             raise NotFound(f"no tracking link {code!r}")
+        audit.record(session, principal, "tracking_link.status", "tracking_link", link.id,
+                     {"code": code, "from": link.status, "to": status})
         session.execute(update(TrackingLink).where(TrackingLink.id == link.id)
                         .values(status=status, updated_at=utcnow()))
     session.refresh(link)
@@ -267,6 +277,24 @@ def list_links(session: Session, principal: Principal) -> list[TrackingLinkView]
     settings = current_settings()
     links = session.execute(links_visible_to(principal).order_by(TrackingLink.id)).scalars()
     return [link_view(settings, link) for link in links]
+
+
+def get_link(session: Session, principal: Principal, code: str) -> TrackingLinkView:
+    """One of the caller's links by its code; another affiliate's is NotFound."""
+    link = session.execute(links_visible_to(principal).where(TrackingLink.code == code)).scalar_one_or_none() \
+        if plausible_code(code) else None
+    if link is None:
+        raise NotFound(f"no tracking link {code[:40]!r}")
+    return link_view(current_settings(), link)
+
+
+def links_page(session: Session, principal: Principal, request: PageRequest) -> Page[TrackingLinkView]:
+    """One page of the caller's links (staff: everyone's), newest first unless sorted otherwise."""
+    found = paginate(session, links_visible_to(principal), request,
+                     {"id": TrackingLink.id, "created": TrackingLink.created_at, "offer": TrackingLink.offer_id,
+                      "status": TrackingLink.status}, "id")
+    settings = current_settings()
+    return Page(items=[link_view(settings, link) for link in found.items], request=found.request, total=found.total)
 
 
 def link_view(settings: Settings, link: TrackingLink) -> TrackingLinkView:

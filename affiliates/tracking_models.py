@@ -55,9 +55,9 @@ class Click(Base):
     """One visit through a tracking link; written in batches from the click stream.
 
     An append-only log at the scale of millions a day: no foreign keys (the ids are copied from
-    the link row the redirect resolved), one unique key that makes a replayed batch harmless.
-    Partitioning by month is planned (issue note): the click_id begins with its time in
-    milliseconds, so the unique key can become (click_id, clicked_at) without a lookup.
+    the link row the redirect resolved). In PostgreSQL it is partitioned by month of `clicked_at`
+    (leadmarket/partitions.py), so the key is (click_id, clicked_at): the click_id begins with its
+    time in milliseconds, so both are known from the stream entry and a replayed batch is harmless.
     """
 
     __tablename__ = "click"
@@ -67,8 +67,7 @@ class Click(Base):
         Index("ix_click_clicked_at", "clicked_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    click_id: Mapped[str] = mapped_column(String(40), unique=True)
+    click_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     link_id: Mapped[int] = mapped_column(Integer)
     affiliate_id: Mapped[int] = mapped_column(Integer)
     offer_id: Mapped[int] = mapped_column(Integer)
@@ -85,7 +84,7 @@ class Click(Base):
     currency: Mapped[str] = mapped_column(String(3))
     # First visit of this (IP, user agent) through this link on this UTC day.
     is_unique: Mapped[bool] = mapped_column(Boolean)
-    clicked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    clicked_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
 
     @property
     def sub_ids(self) -> dict[str, str]:

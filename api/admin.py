@@ -21,9 +21,9 @@ class VerticalController(Controller):
     guards = [requires_role(Role.ADMIN)]
     tags = ["admin"]
 
-    @post(sync_to_thread=True, responses=problems(400, 401, 403, 409, 422))
-    def create(self, data: JSONBody[VerticalCreate], session: DbSession) -> VerticalView:
-        return verticals.vertical_view(verticals.create_vertical(session, data))
+    @post(sync_to_thread=True, responses=problems(400, 401, 403, 409, 413, 422))
+    def create(self, data: JSONBody[VerticalCreate], session: DbSession, principal: Caller) -> VerticalView:
+        return verticals.vertical_view(verticals.create_vertical(session, data, principal))
 
     @get(sync_to_thread=True, responses=problems(401, 403))
     def list(self, session: DbSession) -> list[VerticalView]:
@@ -35,9 +35,9 @@ class AdvertiserController(Controller):
     guards = [requires_role(Role.ADMIN)]
     tags = ["admin"]
 
-    @post(sync_to_thread=True, responses=problems(400, 401, 403, 409, 422))
-    def create(self, data: JSONBody[AdvertiserCreate], session: DbSession) -> AdvertiserCreated:
-        return advertisers.create_advertiser(session, data)
+    @post(sync_to_thread=True, responses=problems(400, 401, 403, 409, 413, 422))
+    def create(self, data: JSONBody[AdvertiserCreate], session: DbSession, principal: Caller) -> AdvertiserCreated:
+        return advertisers.create_advertiser(session, data, principal)
 
     @get(sync_to_thread=True, responses=problems(401, 403))
     def list(self, session: DbSession) -> list[AdvertiserView]:
@@ -49,9 +49,9 @@ class AffiliateController(Controller):
     guards = [requires_role(Role.ADMIN)]
     tags = ["admin"]
 
-    @post(sync_to_thread=True, responses=problems(400, 401, 403, 409, 422))
-    def create(self, data: JSONBody[AffiliateCreate], session: DbSession) -> AffiliateCreated:
-        return accounts.create_affiliate(session, data)
+    @post(sync_to_thread=True, responses=problems(400, 401, 403, 409, 413, 422))
+    def create(self, data: JSONBody[AffiliateCreate], session: DbSession, principal: Caller) -> AffiliateCreated:
+        return accounts.create_affiliate(session, data, principal)
 
     @get(sync_to_thread=True, responses=problems(401, 403))
     def list(self, session: DbSession) -> list[AffiliateView]:
@@ -62,9 +62,9 @@ class OfferController(Controller):
     path = "/api/v1/offers"
     tags = ["offers"]
 
-    @post(sync_to_thread=True, guards=[requires_role(Role.ADMIN)], responses=problems(400, 401, 403, 422))
+    @post(sync_to_thread=True, guards=[requires_role(Role.ADMIN)], responses=problems(400, 401, 403, 413, 422))
     def create(self, data: JSONBody[OfferCreate], session: DbSession, principal: Caller) -> OfferView:
-        return offers.offer_view(offers.create_offer(session, data), principal)
+        return offers.offer_view(offers.create_offer(session, data, principal), principal)
 
     @get(sync_to_thread=True, guards=[requires_role(Role.ADMIN, Role.FINANCE, Role.AFFILIATE)],
          responses=problems(401, 403))

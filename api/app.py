@@ -17,16 +17,21 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.admin import AdvertiserController, AffiliateController, OfferController, VerticalController
+from api.api_keys import ApiKeyController
 from api.auth import ApiKeyAuthentication, provide_principal
 from api.bench import bench_handlers
 from api.billing import BILLING_HANDLERS
 from api.calls import CALL_HANDLERS
 from api.errors import EXCEPTION_HANDLERS
 from api.fraud import FRAUD_CONTROLLERS
+from api.input_guard import refuse_nul_input
+from api.invoices import INVOICE_HANDLERS
+from api.openapi_problems import declare_rate_limits
 from api.health import healthz
 from api.leads import LeadController
 from api.orders import OrderController
 from api.payouts import PAYOUT_HANDLERS
+from api.privacy import PrivacyController
 from api.store import ConsentController, StoreController
 from api.purchases import PurchaseController
 from api.returns import ReturnController
@@ -36,8 +41,12 @@ from api.tracking import tracking_handlers
 from leadmarket.celery_app import configure_celery
 from leadmarket.db import make_sessionmaker, shared_engine
 from leadmarket.logging import configure_logging
+from leadmarket.ratelimit import RateLimiter, RateLimitMiddleware
+from leadmarket.request_id import RequestIdMiddleware
 from leadmarket.settings import Settings, configure
 from web.pages import home
+from web.portal import portal_csrf, portal_routers
+from web.render import configure_templates
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 
@@ -62,20 +71,30 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     configure_celery(settings)
     engine = engine or shared_engine(settings.database_url)
     state = State({"settings": settings, "engine": engine, "sessions": make_sessionmaker(engine)})
-    return Litestar(
+    limiter = RateLimiter(settings)
+    app = Litestar(
         route_handlers=[healthz, home, VerticalController, AdvertiserController, AffiliateController,
                         OfferController, LeadController, *bench_handlers(), *FRAUD_CONTROLLERS,
                         *tracking_handlers(), *BILLING_HANDLERS, OrderController, *CALL_HANDLERS,
                         PurchaseController, ReturnController, PingBuyerController, PingPostController,
                         StoreController, ConsentController, SettlementController,
-                        *PAYOUT_HANDLERS],
+                        *PAYOUT_HANDLERS, *INVOICE_HANDLERS, PrivacyController, ApiKeyController, *portal_routers()],
         dependencies={"session": Provide(provide_session),
                       "principal": Provide(provide_principal, sync_to_thread=False)},
-        middleware=[DefineMiddleware(ApiKeyAuthentication)],
+        # rate limits first: a flood of unknown keys is turned away before any key lookup
+        middleware=[DefineMiddleware(RateLimitMiddleware, limiter=limiter),
+                    DefineMiddleware(ApiKeyAuthentication)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_request=refuse_nul_input,  # a NUL in any input is a 422, never a failed query
         openapi_config=OpenAPIConfig(title="Leadmarket API", version="1.0.0", path="/schema"),
-        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine,
+                                       engine_callback=configure_templates),
+        csrf_config=portal_csrf(settings),
         request_max_body_size=settings.max_body_bytes,
         state=state,
         debug=False,
     )
+    declare_rate_limits(app, limiter)  # 429 in the OpenAPI document of every limited route
+    # Around the whole app, not per route: a 404 for an unknown path carries an X-Request-ID too.
+    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
+    return app

@@ -12,6 +12,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from leadmarket.api_keys import on_revoke
 from leadmarket.errors import NotAuthenticated, PermissionDenied
 from leadmarket.identity import Principal, Role, authenticate, digest
 
@@ -50,12 +51,15 @@ def requires_role(*roles: Role) -> Callable[[ASGIConnection[Any, Any, Any, Any],
 
     # async: Litestar runs a sync guard in the thread pool, a hop that costs more than the check
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        principal = connection.user
+        if connection.scope.get("method") == "OPTIONS":
+            return  # Litestar's own answer (the Allow header, no data); its auth middleware skips OPTIONS
+        principal = connection.scope.get("user")
         if not isinstance(principal, Principal):
             raise NotAuthenticated("missing X-API-Key header")
         if principal.role not in allowed:
             raise PermissionDenied(f"this action needs the {' or '.join(sorted(r.value for r in allowed))} role")
 
+    guard.roles = allowed  # type: ignore[attr-defined]  # read by tests that walk the routes
     return guard
 
 
@@ -64,3 +68,7 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     if not isinstance(principal, Principal):
         raise NotAuthenticated("missing X-API-Key header")
     return principal
+
+
+# A key revoked in this process stops here at once, not after its cache entry ages out.
+on_revoke(lambda key_digest: ApiKeyAuthentication._cache.pop(key_digest, None))

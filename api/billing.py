@@ -16,7 +16,7 @@ from billing.schemas import (BalanceView, CreditCreate, CreditView, TopupCreate,
                              WebhookReceipt)
 from leadmarket.identity import Role
 
-Id = Annotated[int, PathParameter(ge=1, le=2**62)]
+Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]  # advertiser and topup keys are 32-bit integer columns
 IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)]
 
 
@@ -37,7 +37,7 @@ class CreditController(Controller):
     guards = [requires_role(Role.ADMIN, Role.FINANCE)]
     tags = ["finance"]
 
-    @post("/{advertiser_id:int}/credits", sync_to_thread=True, responses=problems(400, 401, 403, 404, 409, 422))
+    @post("/{advertiser_id:int}/credits", sync_to_thread=True, responses=problems(400, 401, 403, 404, 409, 413, 422))
     def credit(self, advertiser_id: Id, data: JSONBody[CreditCreate], session: DbSession, principal: Caller,
                idempotency_key: IdempotencyKey = None) -> CreditView:
         """Credit an advertiser's balance by hand; `note` (the reason) is required and audited."""
@@ -60,7 +60,7 @@ class TopupController(Controller):
     tags = ["advertisers"]
 
     @post(sync_to_thread=True, guards=[requires_role(Role.ADVERTISER)],
-          responses=problems(400, 401, 403, 409, 422, 503))
+          responses=problems(400, 401, 403, 409, 413, 422, 503))
     def create(self, data: JSONBody[TopupCreate], session: DbSession, principal: Caller,
                idempotency_key: IdempotencyKey = None) -> TopupView:
         """Start a top-up: confirm the answer's client_secret with Stripe.js; the balance grows when
@@ -68,7 +68,7 @@ class TopupController(Controller):
         return topups.create_topup(session, principal, data, idempotency_key=idempotency_key)
 
     @get("/{topup_id:int}", sync_to_thread=True, guards=[requires_role(Role.ADVERTISER, Role.FINANCE, Role.ADMIN)],
-         responses=problems(401, 403, 404))
+         responses=problems(401, 403, 404, 422))
     def read(self, topup_id: Id, session: DbSession, principal: Caller) -> TopupView:
         return topups.get_topup(session, principal, topup_id)
 

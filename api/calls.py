@@ -23,7 +23,7 @@ class TrackingNumberController(Controller):
     tags = ["calls"]
 
     @post(sync_to_thread=True, guards=[requires_role(Role.AFFILIATE, Role.ADMIN)],
-          responses=problems(400, 401, 403, 409, 422))
+          responses=problems(400, 401, 403, 409, 413, 422))
     def register(self, data: JSONBody[TrackingNumberCreate], session: DbSession,
                  principal: Caller) -> TrackingNumberView:
         """A phone number (E.164) whose callers become leads of `offer_id` for the affiliate (an
@@ -40,7 +40,7 @@ class CallController(Controller):
     path = "/api/v1/calls"
     tags = ["calls"]
 
-    @post(sync_to_thread=True, guards=[requires_role(Role.ADMIN)], responses=problems(400, 401, 403, 422))
+    @post(sync_to_thread=True, guards=[requires_role(Role.ADMIN)], responses=problems(400, 401, 403, 413, 422))
     def report(self, data: JSONBody[CallReport], session: DbSession, principal: Caller) -> CallOutcome:
         """The telephony provider's webhook for a finished call, with the network's integration
         (admin) key. A call longer than its offer's `min_call_seconds` (60 when unset) becomes a

@@ -28,7 +28,8 @@ class ConversionController(Controller):
     path = "/api/v1/conversions"
     tags = ["conversions"]
 
-    @post(sync_to_thread=True, guards=[requires_role(Role.ADVERTISER)], responses=problems(400, 401, 403, 404, 422, 503))
+    @post(sync_to_thread=True, guards=[requires_role(Role.ADVERTISER)],
+          responses=problems(400, 401, 403, 404, 413, 422, 503))
     def report(self, data: JSONBody[ConversionReport], session: DbSession, principal: Caller) -> ConversionView:
         """Report an action for a lead or a click. The same `external_id` again returns the first
         conversion with `replayed: true` and changes nothing. Over the offer's daily cap it is
@@ -41,13 +42,13 @@ class ConversionController(Controller):
         return conversions.list_conversions(session, principal)
 
     @post("/{conversion_id:int}/approve", sync_to_thread=True, status_code=200,
-          guards=[requires_role(Role.ADVERTISER)], responses=problems(401, 403, 404, 409))
+          guards=[requires_role(Role.ADVERTISER)], responses=problems(401, 403, 404, 409, 422))
     def approve(self, conversion_id: ConversionId, session: DbSession, principal: Caller) -> ConversionView:
         """Approve a pending conversion: the affiliate earns the offer's payout, you pay its revenue."""
         return conversions.decide_conversion(session, principal, conversion_id, "approved")
 
     @post("/{conversion_id:int}/reject", sync_to_thread=True, status_code=200,
-          guards=[requires_role(Role.ADVERTISER)], responses=problems(401, 403, 404, 409))
+          guards=[requires_role(Role.ADVERTISER)], responses=problems(401, 403, 404, 409, 422))
     def reject(self, conversion_id: ConversionId, session: DbSession, principal: Caller) -> ConversionView:
         return conversions.decide_conversion(session, principal, conversion_id, "rejected")
 
@@ -86,7 +87,7 @@ class PostbackController(Controller):
         """Your postbacks, newest first, with every call we made and what your server answered."""
         return postbacks.list_postbacks(session, principal)
 
-    @put("/template", sync_to_thread=True, responses=problems(400, 401, 403, 422))
+    @put("/template", sync_to_thread=True, responses=problems(400, 401, 403, 413, 422))
     def set_template(self, data: JSONBody[PostbackTemplateSet], session: DbSession,
                      principal: Caller) -> PostbackTemplateView:
         """Your postback URL with macros ({click_id}, {lead_id}, {status}, {payout}, {event}, {sub1}…)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 import msgspec
+import psycopg
 from litestar import Request, Response
 from litestar.openapi import ResponseSpec
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from leadmarket.errors import (Conflict, DomainError, InvalidInput, NotAuthenticated, NotFound, PermissionDenied,
                                ServiceUnavailable)
@@ -65,9 +69,32 @@ def validation_problem(_: Request, exc: ValidationException) -> Response[dict[st
     return _problem(_body("InvalidInput", 422 if errors[0]["field"] != "body" else 400, detail, errors))
 
 
-def http_problem(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
+def http_problem(request: Request, exc: HTTPException) -> Response[dict[str, Any]]:
     headers = dict(exc.headers or {})
-    return _problem(_body(type(exc).__name__, exc.status_code, str(exc.detail)), headers or None)
+    detail = str(exc.detail)
+    if exc.status_code == 413:  # say what the limit is (LEADMARKET_MAX_BODY_BYTES)
+        detail = f"The request body is larger than the {request.app.state.settings.max_body_bytes} bytes accepted."
+    return _problem(_body(type(exc).__name__, exc.status_code, detail), headers or None)
+
+
+# Seconds a client is told to wait when the database is unreachable, and between two log lines
+# about it (an outage is logged once per window, not once per request).
+DATABASE_RETRY_AFTER = 5
+_database_logged_at = -float(DATABASE_RETRY_AFTER)
+
+
+def database_problem(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    """PostgreSQL down, restarting or out of pooled connections: 503 with Retry-After. The service
+    rolled its transaction back on the way out, so nothing of the request was written."""
+    global _database_logged_at
+    now = time.monotonic()
+    if now - _database_logged_at >= DATABASE_RETRY_AFTER:
+        _database_logged_at = now
+        cause = getattr(exc, "orig", None) or exc
+        log.warning("database unreachable on %s %s: %s (answering 503 for %ss)", request.method, request.url.path,
+                    type(cause).__name__, DATABASE_RETRY_AFTER)
+    return _problem(_body("ServiceUnavailable", 503, "The database is unreachable; retry shortly."),
+                    {"Retry-After": str(DATABASE_RETRY_AFTER)})
 
 
 def unexpected_problem(request: Request, exc: Exception) -> Response[dict[str, Any]]:
@@ -80,6 +107,10 @@ EXCEPTION_HANDLERS = {
     DomainError: domain_problem,
     ValidationException: validation_problem,
     HTTPException: http_problem,
+    # connection refused or cut, server restarting (DBAPI OperationalError), pool exhausted
+    OperationalError: database_problem,
+    PoolTimeout: database_problem,
+    psycopg.OperationalError: database_problem,
     Exception: unexpected_problem,
 }
 

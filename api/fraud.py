@@ -16,9 +16,10 @@ from fraud.schemas import (AnomalyReport, BlocklistCreate, BlocklistEntryView, O
                            VerticalScreeningUpdate, VerticalScreeningView)
 from leadmarket.identity import Role
 
-Id = Annotated[int, PathParameter(ge=1, le=2**62)]
+Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]  # blocklist, vertical and offer keys: 32-bit columns
+LeadId = Annotated[int, PathParameter(ge=1, le=2**62)]
 KINDS = "ip, email_domain, phone or sub_id"
-DECISION_PROBLEMS = problems(400, 401, 403, 404, 409, 422)
+DECISION_PROBLEMS = problems(400, 401, 403, 404, 409, 413, 422)
 
 
 class BlocklistController(Controller):
@@ -26,7 +27,7 @@ class BlocklistController(Controller):
     guards = [requires_role(Role.ADMIN)]
     tags = ["fraud"]
 
-    @post(sync_to_thread=True, responses=problems(400, 401, 403, 409, 422))
+    @post(sync_to_thread=True, responses=problems(400, 401, 403, 409, 413, 422))
     def add(self, data: JSONBody[BlocklistCreate], session: DbSession, principal: Caller) -> BlocklistEntryView:
         """Block an IP or CIDR network, an e-mail domain (and its subdomains), a phone, or an affiliate's sub1."""
         return blocklists.entry_view(blocklists.add_entry(session, principal, data))
@@ -53,7 +54,8 @@ class ScreeningController(Controller):
     def vertical(self, vertical_id: Id, session: DbSession) -> VerticalScreeningView:
         return thresholds.vertical_view(thresholds.get_vertical(session, vertical_id))
 
-    @patch("/verticals/{vertical_id:int}/screening", sync_to_thread=True, responses=problems(400, 401, 403, 404, 422))
+    @patch("/verticals/{vertical_id:int}/screening", sync_to_thread=True,
+           responses=problems(400, 401, 403, 404, 413, 422))
     def update_vertical(self, vertical_id: Id, data: JSONBody[VerticalScreeningUpdate], session: DbSession,
                         principal: Caller) -> VerticalScreeningView:
         return thresholds.vertical_view(thresholds.update_vertical(session, principal, vertical_id, data))
@@ -62,7 +64,7 @@ class ScreeningController(Controller):
     def offer(self, offer_id: Id, session: DbSession) -> OfferScreeningView:
         return thresholds.offer_view(thresholds.get_offer(session, offer_id))
 
-    @patch("/offers/{offer_id:int}/screening", sync_to_thread=True, responses=problems(400, 401, 403, 404, 422))
+    @patch("/offers/{offer_id:int}/screening", sync_to_thread=True, responses=problems(400, 401, 403, 404, 413, 422))
     def update_offer(self, offer_id: Id, data: JSONBody[OfferScreeningUpdate], session: DbSession,
                      principal: Caller) -> OfferScreeningView:
         return thresholds.offer_view(thresholds.update_offer(session, principal, offer_id, data))
@@ -76,20 +78,20 @@ class ReviewController(Controller):
     @get(sync_to_thread=True, responses=problems(400, 401, 403, 422))
     def queue(self, session: DbSession,
               limit: Annotated[int, QueryParameter(ge=1, le=500, required=False)] = 50,
-              after_id: Annotated[int | None, QueryParameter(ge=0, required=False)] = None,
-              vertical_id: Annotated[int | None, QueryParameter(ge=1, required=False)] = None,
+              after_id: Annotated[int | None, QueryParameter(ge=0, le=2**62, required=False)] = None,
+              vertical_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1, required=False)] = None,
               ) -> list[ReviewLeadView]:
         """Leads waiting for review, oldest first, with their fraud score and reasons."""
         return review.review_queue(session, limit=limit, after_id=after_id, vertical_id=vertical_id)
 
     @post("/{lead_id:int}/approve", sync_to_thread=True, status_code=200, responses=DECISION_PROBLEMS)
-    def approve(self, lead_id: Id, data: JSONBody[ReviewDecisionBody], session: DbSession,
+    def approve(self, lead_id: LeadId, data: JSONBody[ReviewDecisionBody], session: DbSession,
                 principal: Caller) -> ReviewOutcome:
         """Send the lead on to distribution. 409 if it was decided already."""
         return review.approve(session, principal, lead_id, data.note)
 
     @post("/{lead_id:int}/reject", sync_to_thread=True, status_code=200, responses=DECISION_PROBLEMS)
-    def reject(self, lead_id: Id, data: JSONBody[ReviewDecisionBody], session: DbSession,
+    def reject(self, lead_id: LeadId, data: JSONBody[ReviewDecisionBody], session: DbSession,
                principal: Caller) -> ReviewOutcome:
         """Reject the lead; a note saying why is required. 409 if it was decided already."""
         return review.reject(session, principal, lead_id, data.note)
@@ -106,7 +108,7 @@ class AnomalyController(Controller):
                min_leads: Annotated[int, QueryParameter(required=False)] = 30,
                z: Annotated[float, QueryParameter(required=False)] = 3.0,
                min_difference: Annotated[float, QueryParameter(required=False)] = 0.05,
-               vertical_id: Annotated[int | None, QueryParameter(ge=1, required=False)] = None,
+               vertical_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1, required=False)] = None,
                limit: Annotated[int, QueryParameter(ge=1, le=5000, required=False)] = 200,
                ) -> AnomalyReport:
         """Per affiliate and sub1: rejection rate by reason, duplicate and review rates against the

@@ -30,7 +30,7 @@ class LeadController(Controller):
         return intake.submit_lead(session, principal, data, idempotency_key=idempotency_key)
 
     @get("/{lead_id:int}", sync_to_thread=True, guards=[requires_role(Role.AFFILIATE, Role.ADMIN, Role.FINANCE)],
-         responses=problems(401, 403, 404))
+         responses=problems(401, 403, 404, 422))
     def read(self, lead_id: Annotated[int, PathParameter(ge=1, le=2**62)], session: DbSession,
              principal: Caller) -> LeadView:
         return intake.get_lead(session, principal, lead_id)

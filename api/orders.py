@@ -32,7 +32,7 @@ class OrderController(Controller):
     def list(self, session: DbSession, principal: Caller,
              status: Annotated[str | None, QueryParameter(required=False)] = None,
              limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-             offset: Annotated[int, QueryParameter(ge=0)] = 0) -> list[OrderView]:
+             offset: Annotated[int, QueryParameter(ge=0, le=2**31)] = 0) -> list[OrderView]:
         """Your orders, oldest first."""
         return orders.list_orders(session, principal, status=status, limit=limit, offset=offset)
 

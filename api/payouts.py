@@ -16,9 +16,9 @@ from billing.payout_schemas import (PayoutNote, PayoutPage, PayoutPay, PayoutRun
                                     StripeAccountSet, StripeAccountView)
 from leadmarket.identity import Role
 
-Id = Annotated[int, PathParameter(ge=1, le=2**62)]
+Id = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]  # payout and affiliate keys are 32-bit integer columns
 Status = Annotated[str | None, QueryParameter(required=False)]
-AffiliateFilter = Annotated[int | None, QueryParameter(required=False, ge=1, le=2**62)]
+AffiliateFilter = Annotated[int | None, QueryParameter(required=False, ge=1, le=2**31 - 1)]
 Limit = Annotated[int, QueryParameter(ge=1, le=payouts.MAX_PAGE)]
 Offset = Annotated[int, QueryParameter(ge=0, le=2**31)]
 
@@ -28,7 +28,7 @@ class FinancePayoutController(Controller):
     guards = [requires_role(Role.FINANCE, Role.ADMIN)]
     tags = ["finance"]
 
-    @post("/run", sync_to_thread=True, responses=problems(400, 401, 403, 422))
+    @post("/run", sync_to_thread=True, responses=problems(400, 401, 403, 413, 422))
     def run(self, data: JSONBody[PayoutRunCreate], session: DbSession, principal: Caller) -> PayoutRunView:
         """Draft one payout per affiliate whose matured commission reaches the minimum; running the
         same period again drafts nothing new and answers the same payouts."""
@@ -49,27 +49,27 @@ class FinancePayoutController(Controller):
         return Response(body, media_type="text/csv", headers={
             "X-Batch-Reference": batch, "Content-Disposition": f'attachment; filename="payouts-{batch}.csv"'})
 
-    @get("/{payout_id:int}", sync_to_thread=True, responses=problems(401, 403, 404))
+    @get("/{payout_id:int}", sync_to_thread=True, responses=problems(401, 403, 404, 422))
     def read(self, payout_id: Id, session: DbSession, principal: Caller) -> PayoutView:
         return payouts.get_payout(session, principal, payout_id)
 
-    @post("/{payout_id:int}/approve", sync_to_thread=True, status_code=200, responses=problems(401, 403, 404, 409))
+    @post("/{payout_id:int}/approve", sync_to_thread=True, status_code=200, responses=problems(401, 403, 404, 409, 422))
     def approve(self, payout_id: Id, session: DbSession, principal: Caller) -> PayoutView:
         """Approve; above the configured amount a second, different finance user must approve too."""
         return payouts.approve_payout(session, principal, payout_id)
 
     @post("/{payout_id:int}/hold", sync_to_thread=True, status_code=200,
-          responses=problems(400, 401, 403, 404, 409, 422))
+          responses=problems(400, 401, 403, 404, 409, 413, 422))
     def hold(self, payout_id: Id, data: JSONBody[PayoutNote], session: DbSession, principal: Caller) -> PayoutView:
         return payouts.hold_payout(session, principal, payout_id, data)
 
     @post("/{payout_id:int}/reject", sync_to_thread=True, status_code=200,
-          responses=problems(400, 401, 403, 404, 409, 422))
+          responses=problems(400, 401, 403, 404, 409, 413, 422))
     def reject(self, payout_id: Id, data: JSONBody[PayoutNote], session: DbSession, principal: Caller) -> PayoutView:
         return payouts.reject_payout(session, principal, payout_id, data)
 
     @post("/{payout_id:int}/pay", sync_to_thread=True, status_code=200,
-          responses=problems(400, 401, 403, 404, 409, 422, 503))
+          responses=problems(400, 401, 403, 404, 409, 413, 422, 503))
     def pay(self, payout_id: Id, data: JSONBody[PayoutPay], session: DbSession, principal: Caller) -> PayoutView:
         """Pay an approved payout by `stripe` (Connect transfer) or `bank` (with the export's batch
         reference). Paying a paid payout again is refused with 409."""
@@ -94,21 +94,21 @@ class AdminPayoutController(Controller):
     tags = ["admin"]
 
     @post("/{payout_id:int}/clear-hold", sync_to_thread=True, status_code=200,
-          responses=problems(400, 401, 403, 404, 409, 422))
+          responses=problems(400, 401, 403, 404, 409, 413, 422))
     def clear_hold(self, payout_id: Id, data: JSONBody[PayoutNote], session: DbSession,
                    principal: Caller) -> PayoutView:
         """Clear a fraud hold: the payout returns to draft for finance's approval."""
         return payouts.clear_fraud_hold(session, principal, payout_id, data)
 
     @post("/{payout_id:int}/forfeit", sync_to_thread=True, status_code=200,
-          responses=problems(400, 401, 403, 404, 409, 422))
+          responses=problems(400, 401, 403, 404, 409, 413, 422))
     def forfeit(self, payout_id: Id, data: JSONBody[PayoutNote], session: DbSession, principal: Caller) -> PayoutView:
         """Forfeit a fraud-held payout (a note is required): its commission is never paid."""
         return payouts.forfeit_payout(session, principal, payout_id, data)
 
 
 @put("/api/v1/affiliates/{affiliate_id:int}/stripe-account", sync_to_thread=True, tags=["admin"],
-     guards=[requires_role(Role.ADMIN)], responses=problems(400, 401, 403, 404, 422))
+     guards=[requires_role(Role.ADMIN)], responses=problems(400, 401, 403, 404, 413, 422))
 def set_stripe_account(affiliate_id: Id, data: JSONBody[StripeAccountSet], session: DbSession,
                        principal: Caller) -> StripeAccountView:
     """Set (or clear, with null) the affiliate's Stripe Connect account id that `stripe` payouts go to."""

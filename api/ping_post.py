@@ -30,16 +30,16 @@ class PingBuyerController(Controller):
     tags = ["admin"]
 
     @post(sync_to_thread=True, responses=problems(400, 401, 403, 413, 422))
-    def create(self, data: JSONBody[PingBuyerCreate], session: DbSession) -> PingBuyerView:
+    def create(self, data: JSONBody[PingBuyerCreate], session: DbSession, principal: Caller) -> PingBuyerView:
         """Register an advertiser's external ping and post endpoints for one vertical; every request
         to them is signed with `secret` (HMAC-SHA256 over "timestamp.body")."""
-        return ping_post.create_ping_buyer(session, data)
+        return ping_post.create_ping_buyer(session, data, principal)
 
     @get(sync_to_thread=True, responses=problems(401, 403))
     def list(self, session: DbSession) -> list[PingBuyerView]:
         return ping_post.list_ping_buyers(session)
 
-    @get("/health", sync_to_thread=True, responses=problems(400, 401, 403))
+    @get("/health", sync_to_thread=True, responses=problems(400, 401, 403, 422))
     def health(self, session: DbSession,
                days: Annotated[int, QueryParameter(ge=1, le=366)] = 30) -> list[PingBuyerHealth]:
         """Per buyer over the last `days`: accept rate, post-reject rate, timeout rate, median response time."""
@@ -66,9 +66,9 @@ class PingPostController(Controller):
 
     @get("/pings", sync_to_thread=True,
          guards=[requires_role(Role.AFFILIATE, Role.ADVERTISER, Role.ADMIN, Role.FINANCE)],
-         responses=problems(400, 401, 403))
+         responses=problems(400, 401, 403, 422))
     def pings(self, session: DbSession, principal: Caller,
               limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-              offset: Annotated[int, QueryParameter(ge=0)] = 0) -> list[PingLogEntry]:
+              offset: Annotated[int, QueryParameter(ge=0, le=2**31)] = 0) -> list[PingLogEntry]:
         """Auction logs, newest first: an affiliate's own pings, an advertiser's own bids, staff all."""
         return ping_logs.list_pings(session, principal, limit=limit, offset=offset)

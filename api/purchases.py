@@ -23,14 +23,14 @@ class PurchaseController(Controller):
     guards = [requires_role(Role.ADVERTISER)]
     tags = ["advertisers"]
 
-    @get(sync_to_thread=True, responses=problems(400, 401, 403))
+    @get(sync_to_thread=True, responses=problems(400, 401, 403, 422))
     def list(self, session: DbSession, principal: Caller,
              limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-             offset: Annotated[int, QueryParameter(ge=0)] = 0) -> list[PurchaseView]:
+             offset: Annotated[int, QueryParameter(ge=0, le=2**31)] = 0) -> list[PurchaseView]:
         """Your purchases, newest first, each with the full lead, delivery and return status."""
         return purchases.list_purchases(session, principal, limit=limit, offset=offset)
 
-    @get("/{sale_id:int}", sync_to_thread=True, responses=problems(400, 401, 403, 404))
+    @get("/{sale_id:int}", sync_to_thread=True, responses=problems(400, 401, 403, 404, 422))
     def read(self, sale_id: SaleId, session: DbSession, principal: Caller) -> PurchaseView:
         return purchases.get_purchase(session, principal, sale_id)
 

@@ -24,18 +24,18 @@ class ReturnController(Controller):
     tags = ["returns"]
 
     @post("/{return_id:int}/approve", sync_to_thread=True, guards=[requires_role(Role.ADMIN)], status_code=200,
-          responses=problems(400, 401, 403, 404, 409))
+          responses=problems(400, 401, 403, 404, 409, 422))
     def approve(self, return_id: ReturnId, session: DbSession, principal: Caller) -> ReturnView:
         """Approve a pending return: the advertiser is refunded, the affiliate's share clawed back."""
         return returns.decide_return(session, principal, return_id, approve=True)
 
     @post("/{return_id:int}/reject", sync_to_thread=True, guards=[requires_role(Role.ADMIN)], status_code=200,
-          responses=problems(400, 401, 403, 404, 409))
+          responses=problems(400, 401, 403, 404, 409, 422))
     def reject(self, return_id: ReturnId, session: DbSession, principal: Caller) -> ReturnView:
         return returns.decide_return(session, principal, return_id, approve=False)
 
     @get("/report", sync_to_thread=True, guards=[requires_role(Role.ADMIN, Role.FINANCE, Role.AFFILIATE)],
-         responses=problems(400, 401, 403))
+         responses=problems(400, 401, 403, 422))
     def report(self, session: DbSession, principal: Caller,
                since: Annotated[datetime | None, QueryParameter(required=False)] = None,
                until: Annotated[datetime | None, QueryParameter(required=False)] = None) -> ReturnsReport:
@@ -43,7 +43,7 @@ class ReturnController(Controller):
         return returns.returns_report(session, principal, since=since, until=until)
 
     @get("/rules/{advertiser_id:int}", sync_to_thread=True,
-         guards=[requires_role(Role.ADMIN, Role.FINANCE, Role.ADVERTISER)], responses=problems(400, 401, 403, 404))
+         guards=[requires_role(Role.ADMIN, Role.FINANCE, Role.ADVERTISER)], responses=problems(400, 401, 403, 404, 422))
     def read_rules(self, advertiser_id: AdvertiserId, session: DbSession, principal: Caller) -> ReturnRulesView:
         """An advertiser's return rules (staff: anyone's; an advertiser: its own) and the reason codes."""
         return returns.get_rules(session, principal, advertiser_id)

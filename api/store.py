@@ -54,7 +54,7 @@ class ConsentController(Controller):
     guards = [requires_role(Role.ADVERTISER, Role.ADMIN)]
     tags = ["advertisers"]
 
-    @get("/{certificate_id:str}", sync_to_thread=True, responses=problems(400, 401, 403, 404))
+    @get("/{certificate_id:str}", sync_to_thread=True, responses=problems(400, 401, 403, 404, 422))
     def read(self, certificate_id: Annotated[str, PathParameter(max_length=36)], session: DbSession,
              principal: Caller) -> ConsentCertificateView:
         """A lead's consent record with its SHA-256 over `canonical`, for buyers of the lead."""

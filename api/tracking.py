@@ -31,7 +31,7 @@ class TrackingLinkController(Controller):
     path = "/api/v1/tracking-links"
     tags = ["tracking"]
 
-    @post(sync_to_thread=True, guards=[requires_role(Role.AFFILIATE)], responses=problems(400, 401, 403, 422))
+    @post(sync_to_thread=True, guards=[requires_role(Role.AFFILIATE)], responses=problems(400, 401, 403, 413, 422))
     def create(self, data: JSONBody[TrackingLinkCreate], session: DbSession, principal: Caller) -> TrackingLinkView:
         """A link for one offer, with optional default sub-ids; `url` is what the affiliate
         publishes, `form_url` the platform-hosted lead form of the same link."""
@@ -43,7 +43,7 @@ class TrackingLinkController(Controller):
         return tracking.list_links(session, principal)
 
     @post("/{code:str}/status", sync_to_thread=True, status_code=200,
-          guards=[requires_role(Role.AFFILIATE, Role.ADMIN)], responses=problems(400, 401, 403, 404, 422))
+          guards=[requires_role(Role.AFFILIATE, Role.ADMIN)], responses=problems(400, 401, 403, 404, 413, 422))
     def set_status(self, code: Annotated[str, PathParameter(max_length=MAX_CODE_LENGTH)],
                    data: JSONBody[TrackingLinkStatus], session: DbSession, principal: Caller) -> TrackingLinkView:
         """Pause (`{"status": "paused"}`) or resume a link; a paused link's redirect answers 404."""

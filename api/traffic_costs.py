@@ -21,7 +21,7 @@ class TrafficCostController(Controller):
     path = "/api/v1/traffic-costs"
     tags = ["tracking"]
 
-    @post(sync_to_thread=True, guards=[requires_role(Role.AFFILIATE)], responses=problems(400, 401, 403, 422))
+    @post(sync_to_thread=True, guards=[requires_role(Role.AFFILIATE)], responses=problems(400, 401, 403, 413, 422))
     def record(self, data: JSONBody[TrafficCostCreate], session: DbSession, principal: Caller) -> TrafficCostView:
         """Spend for one UTC day, offer and (optional) sub-ids, e.g. {"date": "2026-11-20",
         "offer_id": 3, "sub_ids": {"sub1": "fb"}, "amount": "10000.00", "currency": "USD"}. The
@@ -29,7 +29,7 @@ class TrafficCostController(Controller):
         return costs.record_traffic_cost(session, principal, data)
 
     @get(sync_to_thread=True, guards=[requires_role(Role.AFFILIATE, Role.ADMIN, Role.FINANCE)],
-         responses=problems(400, 401, 403))
+         responses=problems(400, 401, 403, 422))
     def list(self, session: DbSession, principal: Caller,
              start: Annotated[date | None, QueryParameter(name="from", required=False)] = None,
              end: Annotated[date | None, QueryParameter(name="to", required=False)] = None) -> list[TrafficCostView]:

@@ -10,7 +10,7 @@ rejected payout stay uncovered and carry into the next run; the partial unique i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -40,13 +40,14 @@ _PAYOUT_TRANSACTION_KINDS = "payout"  # the payout postings themselves are never
 
 
 def run_payouts(session: Session, principal: Principal, data: PayoutRunCreate, *,
-                now: datetime | None = None) -> PayoutRunView:
+                now: datetime | None = None, progress: Callable[[int, int], None] | None = None) -> PayoutRunView:
     """Draft one payout per affiliate and currency whose matured commission reaches the minimum.
 
     Idempotent for the same period: a payout exists once per (affiliate, currency, period), and
     a repeated run answers the payouts drafted before. Each affiliate is drafted in its own short
     transaction holding its payable account's row, so two runs never cover one entry twice and a
-    sale posting to that account waits only for that affiliate's draft.
+    sale posting to that account waits only for that affiliate's draft. `progress(done, total)`
+    is called after each affiliate's draft has committed (a background job shows it).
     """
     settings = current_settings()
     start, end, minimum = _check_run(data, settings.payout_minimum)
@@ -55,15 +56,22 @@ def run_payouts(session: Session, principal: Principal, data: PayoutRunCreate, *
                                .where(LedgerAccount.kind == AFFILIATE_PAYABLE).order_by(LedgerAccount.id)).all()
     flagged = fraud_flags(session, now)
     drafted = 0
-    for account in accounts:
+    for done, account in enumerate(accounts, start=1):
         with transaction(session):
             drafted += _draft_one(session, principal, account, start, end, minimum, now,
                                   settings.payout_second_approval_over, flagged.get(account.affiliate_id))
+        if progress is not None:
+            progress(done, len(accounts))
     payouts = session.execute(select(Payout).where(Payout.period_start == start, Payout.period_end == end)
                               .order_by(Payout.id).execution_options(populate_existing=True)).scalars().all()
     views = payout_views(session, payouts)
     session.rollback()  # close the read transaction
     return PayoutRunView(period_start=start, period_end=end, minimum=minimum, drafted=drafted, payouts=views)
+
+
+def check_run(data: PayoutRunCreate) -> None:
+    """Refuse a run's input (InvalidInput naming every bad field) before it is queued as a job."""
+    _check_run(data, current_settings().payout_minimum)
 
 
 def _check_run(data: PayoutRunCreate, default_minimum: Decimal) -> tuple[datetime, datetime, Decimal]:

@@ -52,8 +52,10 @@ from billing.models import (
 from billing.settlement_schemas import (
     SettlementFigures,
     SettlementGroup,
+    SettlementPoint,
     SettlementReport,
     SettlementRow,
+    SettlementSeries,
 )
 from leadmarket.errors import FieldError, InvalidInput
 from leadmarket.money import from_minor
@@ -172,9 +174,10 @@ def _day(field: str, raw: str | None, errors: list[FieldError]) -> date | None:
         return None
 
 
-def _ledger_rows(session: Session, grouping: str, since: datetime, until: datetime) -> list:
+def _ledger_rows(session: Session, grouping: str, since: datetime, until: datetime, *, by_day: bool = False) -> list:
     """(group_id, currency, revenue, returns, commission) in minor units, from the
-    entries of sale and conversion charges and reversals posted in [since, until)."""
+    entries of sale and conversion charges and reversals posted in [since, until); with `by_day`
+    the group is the UTC day the money moved."""
 
     def summed(condition):
         return func.coalesce(func.sum(case((condition, LedgerEntry.amount_minor), else_=0)), 0)
@@ -202,11 +205,16 @@ def _ledger_rows(session: Session, grouping: str, since: datetime, until: dateti
     sale_reference = literal("sale:") + cast(Sale.id, String)
     sale_group = {"offer": Lead.offer_id, "affiliate": Lead.affiliate_id, "advertiser": Sale.advertiser_id,
                   "vertical": Lead.vertical_id}[grouping]
+    day = _utc_day(session, LedgerTransaction.created_at)
+    if by_day:
+        sale_group = day
     sales = query("sale", sale_group,
                   (Sale, LedgerTransaction.reference == sale_reference), (Lead, Lead.id == Sale.lead_id))
     conversion_reference = literal("conversion:") + cast(Conversion.id, String)
     conversion_group = {"offer": Conversion.offer_id, "affiliate": Conversion.affiliate_id,
                         "advertiser": Conversion.advertiser_id, "vertical": Offer.vertical_id}[grouping]
+    if by_day:
+        conversion_group = day
     conversions = query("conversion", conversion_group,
                         (Conversion, LedgerTransaction.reference == conversion_reference),
                         (Offer, Offer.id == Conversion.offer_id))
@@ -242,3 +250,59 @@ def _names(session: Session, grouping: str, ids: set[int]) -> dict[int, str]:
         return {}
     model = {"offer": Offer, "affiliate": Affiliate, "advertiser": Advertiser, "vertical": Vertical}[grouping]
     return dict(session.execute(select(model.id, model.name).where(model.id.in_(ids))).all())
+
+
+def settlement_series(session: Session, start: str | None, end: str | None) -> list[SettlementSeries]:
+    """Day by day over the same range and rules as the report (every UTC day, zeros included), one
+    series per currency: net revenue, commission, traffic cost and margin. Summed over the days,
+    each figure equals the report's total row."""
+    first, last, _ = _parse(start, end, None)
+    since = datetime.combine(first, time.min, tzinfo=UTC)
+    until = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
+    sums: dict[tuple[date, str], _Sums] = defaultdict(_Sums)
+    for row in _ledger_rows(session, "offer", since, until, by_day=True):
+        figures = sums[(_as_date(row.group_id), row.currency)]
+        figures.revenue += int(row.revenue)
+        figures.returns += int(row.returns)
+        figures.commission += int(row.commission)
+    for day, currency, amount in _traffic_cost_by_day(session, first, last, since, until):
+        sums[(day, currency)].traffic_cost += amount
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    series = []
+    for currency in sorted({currency for _, currency in sums}):
+        points = []
+        for day in days:
+            figures = _figures(currency, sums.get((day, currency), _Sums()), with_traffic=True)
+            points.append(SettlementPoint(day=day, net_revenue=figures["net_revenue"],  # type: ignore[arg-type]
+                                          commission=figures["commission"],  # type: ignore[arg-type]
+                                          traffic_cost=figures["traffic_cost"],  # type: ignore[arg-type]
+                                          margin=figures["margin"]))  # type: ignore[arg-type]
+        series.append(SettlementSeries(currency=currency, points=points))
+    return series
+
+
+def _utc_day(session: Session, column):  # noqa: ANN001, ANN202 - SQL expressions
+    """The UTC calendar day of an aware timestamp column (PostgreSQL would otherwise use the
+    session's time zone; SQLite stores UTC already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _traffic_cost_by_day(session: Session, first: date, last: date, since: datetime,
+                         until: datetime) -> list[tuple[date, str, int]]:
+    """(day, currency, amount_minor): reported traffic costs by their day, per-click costs by the click's UTC day."""
+    clicked_day = _utc_day(session, Click.clicked_at)
+    rows = session.execute(
+        select(TrafficCost.day, TrafficCost.currency, func.sum(TrafficCost.amount_minor))
+        .where(TrafficCost.day >= first, TrafficCost.day <= last)
+        .group_by(TrafficCost.day, TrafficCost.currency)).all()
+    rows += session.execute(
+        select(clicked_day, Click.currency, func.sum(Click.cost_minor))
+        .where(Click.clicked_at >= since, Click.clicked_at < until, Click.cost_minor.is_not(None))
+        .group_by(clicked_day, Click.currency)).all()
+    return [(_as_date(day), currency, int(amount)) for day, currency, amount in rows if amount]

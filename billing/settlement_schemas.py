@@ -43,3 +43,18 @@ class SettlementReport(msgspec.Struct):
     totals: list[SettlementFigures]
     # Per currency, the traffic cost left out of the rows (only for group_by=advertiser).
     unallocated_traffic_cost: dict[str, Decimal]
+
+
+class SettlementPoint(msgspec.Struct):
+    """One UTC day of one currency's series (margin after traffic cost)."""
+
+    day: date
+    net_revenue: Decimal
+    commission: Decimal
+    traffic_cost: Decimal
+    margin: Decimal
+
+
+class SettlementSeries(msgspec.Struct):
+    currency: str
+    points: list[SettlementPoint]

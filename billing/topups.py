@@ -9,13 +9,14 @@ the same payment stops there too).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from billing import ledger, stripe_gateway
+from billing import invoices, ledger, stripe_gateway
 from billing.ledger import Entry
 from billing.models import ADVERTISER_CASH, STRIPE_CLEARING, StripeEvent, Topup
 from billing.schemas import TopupCreate, TopupView, WebhookReceipt
@@ -25,6 +26,7 @@ from leadmarket.errors import Conflict, InvalidInput, NotFound
 from leadmarket.idempotency import check_key
 from leadmarket.identity import STAFF_ROLES, Principal
 from leadmarket.money import from_minor, to_minor
+from leadmarket.paging import Page, PageRequest, paginate
 from leadmarket.settings import current_settings
 from leadmarket.upsert import insert_ignoring_conflict
 from marketplace.models import Advertiser
@@ -91,6 +93,24 @@ def get_topup(session: Session, principal: Principal, topup_id: int) -> TopupVie
     return topup_view(topup)
 
 
+class TopupListed(TopupView, kw_only=True):
+    created_at: datetime
+    updated_at: datetime
+    failure_code: str | None
+
+
+def topups_page(session: Session, principal: Principal, request: PageRequest) -> Page[TopupListed]:
+    """The calling advertiser's own top-ups, newest first (no client secrets: those go to the starter once)."""
+    if principal.advertiser_id is None:
+        raise NotFound("advertiser not found")
+    rows = paginate(session, select(Topup).where(Topup.advertiser_id == principal.advertiser_id), request,
+                    {"created_at": Topup.id, "amount": Topup.amount_minor, "status": Topup.status}, "created_at")
+    return Page(items=[TopupListed(topup_id=t.id, status=t.status, amount=from_minor(t.amount_minor, t.currency),
+                                   currency=t.currency, created_at=t.created_at, updated_at=t.updated_at,
+                                   failure_code=t.failure_code) for t in rows.items],
+                request=rows.request, total=rows.total)
+
+
 def topup_view(topup: Topup, *, client_secret: str | None = None) -> TopupView:
     return TopupView(topup_id=topup.id, status=topup.status, amount=from_minor(topup.amount_minor, topup.currency),
                      currency=topup.currency, client_secret=client_secret)
@@ -110,6 +130,8 @@ def apply_stripe_event(session: Session, payload: bytes, signature: str | None) 
     intent = (event.get("data") or {}).get("object") or {}
     if event["type"] == "payment_intent.succeeded":
         return WebhookReceipt(received=True, applied=_credit_topup(session, event, intent))
+    if event["type"] == "invoice.paid":
+        return WebhookReceipt(received=True, applied=invoices.apply_invoice_paid(session, event))
     if event["type"] in ("payment_intent.payment_failed", "payment_intent.canceled"):
         status = "failed" if event["type"] == "payment_intent.payment_failed" else "canceled"
         return WebhookReceipt(received=True, applied=_close_topup(session, event, intent, status))

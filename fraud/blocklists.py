@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from affiliates.models import Affiliate
 from fraud.models import BLOCKLIST_KINDS, BlocklistEntry
+from leadmarket.paging import Page, PageRequest, paginate
 from fraud.schemas import BlocklistCreate, BlocklistEntryView
 from leadmarket import audit
 from leadmarket.clock import utcnow
@@ -106,7 +107,7 @@ def _normalized(session: Session, data: BlocklistCreate) -> BlocklistEntry:
     if data.kind == "sub_id":
         if data.affiliate_id is None:
             errors.append(FieldError("affiliate_id", "a sub-id is blocked for one affiliate: give its id"))
-        elif session.get(Affiliate, data.affiliate_id) is None:
+        elif not 0 < data.affiliate_id < 2**31 or session.get(Affiliate, data.affiliate_id) is None:  # 32-bit ids
             errors.append(FieldError("affiliate_id", "no such affiliate"))
         entry.affiliate_id = data.affiliate_id
     elif data.affiliate_id is not None:
@@ -158,3 +159,14 @@ def list_entries(session: Session, kind: str | None = None) -> list[BlocklistEnt
 def entry_view(entry: BlocklistEntry) -> BlocklistEntryView:
     return BlocklistEntryView(id=entry.id, kind=entry.kind, value=entry.value, affiliate_id=entry.affiliate_id,
                               note=entry.note, created_by=entry.created_by, created_at=entry.created_at)
+
+
+def entries_page(session: Session, request: PageRequest, kind: str | None = None) -> Page[BlocklistEntry]:
+    if kind is not None and kind not in BLOCKLIST_KINDS:
+        raise InvalidInput.one("kind", f"must be one of {', '.join(BLOCKLIST_KINDS)}")
+    query = select(BlocklistEntry)
+    if kind is not None:
+        query = query.where(BlocklistEntry.kind == kind)
+    return paginate(session, query, request, {"id": BlocklistEntry.id, "kind": BlocklistEntry.kind,
+                                              "value": BlocklistEntry.value, "created_at": BlocklistEntry.created_at},
+                    "id")

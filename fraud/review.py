@@ -5,7 +5,7 @@ decide at once one wins and the other gets a Conflict; every decision is audited
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from affiliates import postbacks
@@ -101,3 +101,7 @@ def reject(session: Session, principal: Principal, lead_id: int, note: str | Non
         postbacks.queue_lead_event(session, lead)
     postbacks.dispatch_pending(session)
     return _outcome(lead, note)
+
+
+def review_count(session: Session) -> int:
+    return session.execute(select(func.count(Lead.id)).where(Lead.status == "review")).scalar_one()

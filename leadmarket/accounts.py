@@ -24,6 +24,7 @@ from leadmarket.counters import shared_windows
 from leadmarket.db import Base, UTCDateTime
 from leadmarket.errors import DomainError, FieldError, InvalidInput, NotAuthenticated, NotFound
 from leadmarket.identity import Principal, Role
+from leadmarket.paging import Page, PageRequest, paginate
 from leadmarket.settings import current_settings
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -247,3 +248,8 @@ def user_count(session: Session) -> int:
 
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name if name in TIME_ZONES else "UTC")
+
+
+def users_page(session: Session, request: PageRequest) -> Page[User]:
+    return paginate(session, select(User), request, {"id": User.id, "email": User.email, "role": User.role,
+                                                     "created_at": User.created_at}, "id")

@@ -1,4 +1,4 @@
-"""The `leadmarket` command: serve, worker, beat, db upgrade, apikey create, demo, dedupe."""
+"""The `leadmarket` command: serve, worker, beat, db upgrade, apikey create, user create, demo, dedupe."""
 
 from __future__ import annotations
 
@@ -30,16 +30,22 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--queues", default="default,delivery,postbacks,rollups,billing", show_default=True,
+              help="Comma-separated queues this worker consumes (delivery, postbacks, rollups, billing, default).")
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
-def worker(celery_args: tuple[str, ...]) -> None:
+def worker(queues: str, celery_args: tuple[str, ...]) -> None:
     """Run a Celery worker (extra arguments go to `celery worker`)."""
-    from leadmarket.celery_app import celery_app, configure_celery
+    from leadmarket.celery_app import QUEUES, celery_app, configure_celery
 
     settings = configure(Settings.from_env())
     if not settings.redis_url:
         raise click.UsageError("REDIS_URL is not set: without a broker, tasks already run inside the server")
+    chosen = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = sorted(set(chosen) - set(QUEUES))
+    if unknown or not chosen:
+        raise click.BadParameter(f"unknown queues {unknown}; choose from {', '.join(QUEUES)}", param_hint="--queues")
     configure_celery(settings)
-    celery_app.worker_main(["worker", "--loglevel=INFO", *celery_args])
+    celery_app.worker_main(["worker", "--loglevel=INFO", "--queues", ",".join(chosen), *celery_args])
 
 
 @main.command()
@@ -94,6 +100,37 @@ def apikey_create(role: str, name: str) -> None:
     sys.stdout.write(raw + "\n")
 
 
+@main.group()
+def user() -> None:
+    """Portal users."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="At least 10 characters.")
+@click.option("--role", type=click.Choice(["admin", "finance", "advertiser", "affiliate"]), required=True)
+@click.option("--name", default="")
+@click.option("--advertiser-id", type=int, default=None, help="For an advertiser user: whose portal it is.")
+@click.option("--affiliate-id", type=int, default=None, help="For an affiliate user: whose portal it is.")
+@click.option("--time-zone", default="UTC", show_default=True)
+def user_create(email: str, password: str, role: str, name: str, advertiser_id: int | None,
+                affiliate_id: int | None, time_zone: str) -> None:
+    """Create a portal user who logs in with this e-mail and password; prints the user id."""
+    from leadmarket import accounts, registry  # noqa: F401  (the user's foreign keys need every model mapped)
+    from leadmarket.db import session_scope, transaction
+    from leadmarket.errors import InvalidInput
+
+    configure(Settings.from_env())
+    try:
+        with session_scope() as session, transaction(session):
+            created = accounts.create_user(session, email=email, password=password, role=role, name=name,
+                                           advertiser_id=advertiser_id, affiliate_id=affiliate_id, time_zone=time_zone)
+            user_id = created.id
+    except InvalidInput as exc:
+        raise click.BadParameter("; ".join(f"{e.field} {e.reason}" for e in exc.errors)) from None
+    sys.stdout.write(f"{user_id}\n")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -126,6 +163,38 @@ def dedupe(csv_path: str) -> None:
             sys.stdout.writelines(f"{first},{again}\n" for first, again in pairs)
         except (ValueError, csv.Error) as exc:  # no id column, or not CSV
             raise click.BadParameter(str(exc), param_hint="FILE.csv") from None
+
+
+@main.group()
+def keys() -> None:
+    """Data keys of the personal data (LEADMARKET_DATA_KEYS)."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a fresh 256-bit data key (base64) to put in LEADMARKET_DATA_KEYS as "kid:KEY"."""
+    from leadmarket.crypto import new_data_key
+
+    sys.stdout.write(new_data_key() + "\n")
+
+
+@keys.command("rotate-data")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
+def keys_rotate_data(batch: int) -> None:
+    """Re-seal every row's personal data under the current (first) data key. Safe to stop and run again."""
+    from leadmarket import registry  # noqa: F401  (every model mapped)
+    from leadmarket.crypto import KeyConfigError
+    from leadmarket.db import session_scope
+    from marketplace.privacy import rotate_data_keys
+
+    configure(Settings.from_env())
+    try:
+        with session_scope() as session:
+            rotation = rotate_data_keys(session, batch=batch)
+    except KeyConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    counts = ", ".join(f"{table} {count}" for table, count in rotation.resealed.items())
+    click.echo(f"re-sealed under key {rotation.key_id}: {counts}", err=True)
 
 
 if __name__ == "__main__":

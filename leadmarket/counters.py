@@ -38,6 +38,10 @@ class MemoryWindows:
     def hit_many(self, hits: list[tuple[str, float]], now: float) -> list[int]:
         return [self.hit(key, window_seconds, now) for key, window_seconds in hits]
 
+    def count_many(self, keys: list[tuple[str, float]], now: float) -> list[int]:
+        with self._lock:
+            return [sum(1 for at in self._hits.get(key, ()) if at > now - window_seconds) for key, window_seconds in keys]
+
 
 class RedisWindows:
     """A sorted set per key: members are hits, scores their times; old hits are trimmed."""
@@ -60,6 +64,12 @@ class RedisWindows:
             pipe.expire(name, int(window_seconds) + 1)
         replies = pipe.execute()
         return [int(replies[4 * i + 2]) for i in range(len(hits))]
+
+    def count_many(self, keys: list[tuple[str, float]], now: float) -> list[int]:
+        pipe = self._client.pipeline(transaction=False)
+        for key, window_seconds in keys:
+            pipe.zcount(self._prefix + key, f"({now - window_seconds}", "+inf")
+        return [int(reply) for reply in pipe.execute()]
 
 
 class Windows:
@@ -85,3 +95,25 @@ class Windows:
         except redis.RedisError as exc:
             log.warning("counter unavailable, degrading: %s", type(exc).__name__)
             return None
+
+    def count_many(self, keys: list[tuple[str, float]], now: float | None = None) -> list[int] | None:
+        """The hits inside each (key, window_seconds) without adding one, or None if unknown."""
+        if not keys:
+            return []
+        try:
+            return self._backend.count_many(keys, time.time() if now is None else now)
+        except redis.RedisError as exc:
+            log.warning("counter unavailable, degrading: %s", type(exc).__name__)
+            return None
+
+
+_shared: dict[tuple[str | None, str], Windows] = {}
+
+
+def shared_windows(settings: Settings) -> Windows:
+    """One Windows per Redis target, so in-memory counts survive between requests of a process."""
+    key = (settings.redis_url, settings.redis_prefix)
+    windows = _shared.get(key)
+    if windows is None:
+        windows = _shared[key] = Windows(settings)
+    return windows

@@ -52,7 +52,7 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -74,7 +74,12 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     # QueuePool closes a connection returned to a full pool, so with an overflow every load above
     # pool_size connected and disconnected (a PostgreSQL backend each time) on every request.
     # Keeping all the connections it may open has the same maximum and none of that churn.
-    return create_engine(url, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=True)
+    # hide_parameters: a statement's values (a phone looked up on the blocklist, a lead's IP network)
+    # stay out of SQL echo logs and out of the text of database errors that reach a log.
+    # connect_timeout: a database that silently stopped answering fails a request in seconds (a 503
+    # the client may retry) instead of holding it, and a pool slot, until TCP gives up.
+    return create_engine(url, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=True, hide_parameters=True,
+                         connect_args={"connect_timeout": 5})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

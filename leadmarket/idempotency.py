@@ -7,6 +7,7 @@ bound to committed work and its answer, or to nothing at all.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, String, UniqueConstraint, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from leadmarket import crypto
 from leadmarket.clock import utcnow
 from leadmarket.db import Base, JSONType, UTCDateTime, transaction
 from leadmarket.errors import Conflict, FieldError, InvalidInput
@@ -54,7 +56,9 @@ class Replay:
 
 
 def request_hash(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
+    """A keyed hash (HMAC-SHA256 with the hash key) of the body: a lead's body holds contact data,
+    and an unkeyed hash of it could be confirmed by anyone who guesses the body."""
+    return hmac.new(crypto.hash_key(), raw, hashlib.sha256).hexdigest()
 
 
 def check_key(key: str) -> None:

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, select
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from leadmarket.clock import utcnow
@@ -35,6 +35,8 @@ class Principal:
     advertiser_id: int | None = None
     affiliate_id: int | None = None
     name: str = ""
+    user_id: int | None = None  # set when the caller is a portal user rather than an API key
+    time_zone: str = "UTC"
 
     @property
     def scope(self) -> str:
@@ -43,6 +45,8 @@ class Principal:
             return f"affiliate:{self.affiliate_id}"
         if self.advertiser_id is not None:
             return f"advertiser:{self.advertiser_id}"
+        if self.user_id is not None:
+            return f"{self.role.value}:user:{self.user_id}"
         return f"{self.role.value}:{self.api_key_id}"
 
 
@@ -66,6 +70,11 @@ class ApiKey(Base):
     affiliate_id: Mapped[int | None] = mapped_column(ForeignKey("affiliate.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Rotation (leadmarket/api_keys.py): a replaced key works until `expires_at`, beside its
+    # successor; `family_id` is the first key of a staff caller's line (their own keys).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    family_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"), index=True)
 
 
 def digest(raw_key: str) -> str:
@@ -92,7 +101,8 @@ def authenticate(session: Session, raw_key: str | None) -> Principal:
     if not raw_key:
         raise NotAuthenticated("missing X-API-Key header")
     key = session.execute(
-        select(ApiKey).where(ApiKey.key_digest == digest(raw_key.strip()), ApiKey.revoked_at.is_(None))
+        select(ApiKey).where(ApiKey.key_digest == digest(raw_key.strip()), ApiKey.revoked_at.is_(None),
+                             or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()))
     ).scalar_one_or_none()
     if key is None:
         raise NotAuthenticated("unknown or revoked API key")

@@ -12,12 +12,13 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from leadmarket import crypto
 from leadmarket.clock import utcnow
 from leadmarket.db import Base, JSONType, UTCDateTime
 from leadmarket.errors import DomainError, InvalidInput, NotFound
@@ -25,6 +26,7 @@ from leadmarket.identity import Principal
 
 log = logging.getLogger("leadmarket.jobs")
 
+RESULT_RETENTION = timedelta(days=1)
 JOB_MODULES = ("web.exports", "marketplace.exports", "affiliates.exports", "billing.exports")
 STATUSES = ("queued", "running", "done", "failed")
 
@@ -87,7 +89,7 @@ class Job(Base):
 
 def start_job(session: Session, principal: Principal, kind: str, params: dict[str, Any] | None = None) -> Job:
     """Queue a job for this caller and return it (committed; the worker picks it up)."""
-    from leadmarket.celery_app import enqueue
+    from leadmarket.celery_app import enqueue_swept
 
     _load_kinds()
     if kind not in _KINDS:
@@ -96,8 +98,18 @@ def start_job(session: Session, principal: Principal, kind: str, params: dict[st
               status="queued", done=0, total=0, summary="", created_at=utcnow())
     session.add(job)
     session.commit()
-    enqueue("leadmarket.run_job", job.id)
+    enqueue_swept("leadmarket.run_job", job.id)  # a broker outage leaves it queued for the sweeper
     return job
+
+
+def requeue_stale(session: Session, older_than: datetime) -> int:
+    """Queue again the jobs still waiting since before `older_than` (their message was lost, or the
+    broker was down when they started); running one twice is harmless, `run_job` claims it once."""
+    from leadmarket.celery_app import enqueue_swept
+
+    stale = list(session.execute(select(Job.id).where(Job.status == "queued", Job.created_at < older_than)).scalars())
+    session.rollback()
+    return sum(1 for job_id in stale if enqueue_swept("leadmarket.run_job", job_id))
 
 
 def run_job(session: Session, job_id: int) -> None:
@@ -129,8 +141,9 @@ def run_job(session: Session, job_id: int) -> None:
         return
     values: dict[str, Any] = {"status": "done"}
     if result is not None:
-        values.update(result_name=result.filename, result_type=result.content_type, result_body=result.body,
-                      summary=result.summary)
+        # Exports hold people's contact data: sealed like the leads they came from, purged after a day.
+        values.update(result_name=result.filename, result_type=result.content_type,
+                      result_body=crypto.seal(result.body, _purpose(job_id)), summary=result.summary)
     _finish(session, job_id, **values)
 
 
@@ -141,7 +154,8 @@ def _finish(session: Session, job_id: int, **values: Any) -> None:
 
 def job_for(session: Session, principal: Principal, job_id: int) -> Job:
     """A job its starter may see; anyone else's is NotFound."""
-    job = session.execute(select(Job).where(Job.id == job_id, Job.owner_scope == principal.scope)).scalar_one_or_none()
+    job = session.execute(select(Job).where(Job.id == job_id, Job.owner_scope == principal.scope)
+                          .execution_options(populate_existing=True)).scalar_one_or_none()
     if job is None:
         raise NotFound(f"job {job_id} not found")
     return job
@@ -150,6 +164,18 @@ def job_for(session: Session, principal: Principal, job_id: int) -> Job:
 def job_result(session: Session, principal: Principal, job_id: int) -> JobResult:
     job = job_for(session, principal, job_id)
     if job.status != "done" or job.result_body is None:
-        raise NotFound(f"job {job_id} has no result yet")
-    return JobResult(job.result_name or "result", job.result_type or "application/octet-stream", job.result_body,
-                     job.summary)
+        raise NotFound(f"job {job_id} has no file (not finished, or expired after {RESULT_RETENTION})")
+    return JobResult(job.result_name or "result", job.result_type or "application/octet-stream",
+                     crypto.open_sealed(job.result_body, _purpose(job.id)), job.summary)
+
+
+def _purpose(job_id: int) -> bytes:
+    return f"job-result:{job_id}".encode()
+
+
+def purge_results(session: Session, older_than: datetime) -> int:
+    """Forget finished jobs' files (not the record that the job ran) once they are old."""
+    purged = session.execute(update(Job).where(Job.finished_at < older_than, Job.result_body.is_not(None))
+                             .values(result_body=None, summary=Job.summary + " (file expired)")).rowcount
+    session.commit()
+    return purged

@@ -31,6 +31,8 @@ def to_minor(amount: Decimal | str, currency: str, *, field: str = "amount", all
         raise InvalidAmount(field, "must be a decimal amount such as \"12.50\"") from None
     if not value.is_finite():
         raise InvalidAmount(field, "must be a finite amount")
+    if abs(value) >= Decimal(MAX_MINOR).scaleb(-digits):  # before quantize, which fails past 28 digits
+        raise InvalidAmount(field, "is too large")
     if value != value.quantize(Decimal(1).scaleb(-digits)):
         raise InvalidAmount(field, f"has more than {digits} decimal places for {currency}")
     if value < 0 and not allow_negative:

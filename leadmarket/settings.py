@@ -51,10 +51,26 @@ class Settings:
     # Click checks: a lead this soon after its click is scripted; this long after, stale.
     click_min_seconds: float = 3.0
     click_max_age_days: int = 30
+    # The click flush takes over stream entries another flusher has held this long (it died).
+    click_claim_idle_seconds: float = 60.0
     # Payouts: a run drafts none below this amount (it carries over); above the second amount a
     # payout needs two different finance users' approvals. Both in the payout's currency units.
     payout_minimum: Decimal = Decimal("50.00")
     payout_second_approval_over: Decimal = Decimal("1000.00")
+    # Personal data (leadmarket/crypto.py): data keys "kid:base64key,..." (first seals, all open;
+    # unset: one derived from secret_key), and the key of the keyed hashes (unset: secret_key).
+    data_keys: str | None = None
+    hash_key: str | None = None
+    # Rate limits (leadmarket/ratelimit.py): requests per window, per API key and per client IP on
+    # /api/, per IP on the click and form routes (/r/, /f/) and on /postback; 0 turns one off.
+    rate_limits: bool = True
+    rate_limit_window_seconds: int = 60
+    rate_limit_api_key: int = 6000
+    rate_limit_api_ip: int = 12000
+    rate_limit_click_ip: int = 1200
+    rate_limit_postback_ip: int = 6000
+    # How long a rotated API key keeps working beside its successor (a request may ask for less).
+    api_key_rotation_grace_seconds: int = 86400
 
     @property
     def is_sqlite(self) -> bool:
@@ -93,8 +109,18 @@ class Settings:
             consent_max_age_hours=int(env.get("LEADMARKET_CONSENT_MAX_AGE_HOURS", "72")),
             click_min_seconds=float(env.get("LEADMARKET_CLICK_MIN_SECONDS", "3")),
             click_max_age_days=int(env.get("LEADMARKET_CLICK_MAX_AGE_DAYS", "30")),
+            click_claim_idle_seconds=float(env.get("LEADMARKET_CLICK_CLAIM_IDLE_SECONDS", "60")),
             payout_minimum=Decimal(env.get("LEADMARKET_PAYOUT_MINIMUM", "50.00")),
             payout_second_approval_over=Decimal(env.get("LEADMARKET_PAYOUT_SECOND_APPROVAL_OVER", "1000.00")),
+            data_keys=env.get("LEADMARKET_DATA_KEYS") or None,
+            hash_key=env.get("LEADMARKET_HASH_KEY") or None,
+            rate_limits=env.get("LEADMARKET_RATE_LIMITS", "on").lower() not in ("0", "off", "false", "no"),
+            rate_limit_window_seconds=int(env.get("LEADMARKET_RATE_LIMIT_WINDOW_SECONDS", "60")),
+            rate_limit_api_key=int(env.get("LEADMARKET_RATE_LIMIT_API_KEY", "6000")),
+            rate_limit_api_ip=int(env.get("LEADMARKET_RATE_LIMIT_API_IP", "12000")),
+            rate_limit_click_ip=int(env.get("LEADMARKET_RATE_LIMIT_CLICK_IP", "1200")),
+            rate_limit_postback_ip=int(env.get("LEADMARKET_RATE_LIMIT_POSTBACK_IP", "6000")),
+            api_key_rotation_grace_seconds=int(env.get("LEADMARKET_API_KEY_ROTATION_GRACE_SECONDS", "86400")),
         )
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction, violated_constraint
-from leadmarket.errors import Conflict, FieldError, InvalidInput
-from leadmarket.identity import Role, create_api_key
+from leadmarket import audit
+from leadmarket.errors import Conflict, FieldError, InvalidInput, NotFound
+from leadmarket.identity import Principal, Role, create_api_key
+from leadmarket.paging import Page, PageRequest, paginate
 from leadmarket.money import MINOR_DIGITS, from_minor, to_minor
 from leadmarket.settings import current_settings
 from leadmarket.validators import check_name, reject_nul
@@ -22,7 +24,8 @@ from marketplace.schemas import AdvertiserCreate, AdvertiserCreated, AdvertiserV
 BILLING_MODES = ("prepaid", "invoice")
 
 
-def create_advertiser(session: Session, data: AdvertiserCreate) -> AdvertiserCreated:
+def create_advertiser(session: Session, data: AdvertiserCreate, principal: Principal | None = None
+                      ) -> AdvertiserCreated:
     """Create the account and its first API key; the raw key is in the answer and nowhere else."""
     reject_nul(data)
     currency = (data.currency or current_settings().currency).upper()
@@ -52,6 +55,8 @@ def create_advertiser(session: Session, data: AdvertiserCreate) -> AdvertiserCre
             session.flush()
             _, raw_key = create_api_key(session, role=Role.ADVERTISER, name=f"{advertiser.name} (first key)"[:100],
                                         advertiser_id=advertiser.id)
+            audit.record(session, principal, "advertiser.create", "advertiser", advertiser.id,
+                         {"billing_mode": advertiser.billing_mode, "credit_limit_minor": credit_limit_minor})
     except IntegrityError as exc:
         if violated_constraint(exc) == "uq_advertiser_email":
             raise Conflict("an advertiser with this e-mail exists") from exc
@@ -69,3 +74,27 @@ def advertiser_view(advertiser: Advertiser) -> AdvertiserView:
                           billing_mode=advertiser.billing_mode,
                           credit_limit=from_minor(advertiser.credit_limit_minor, advertiser.currency),
                           currency=advertiser.currency, status=advertiser.status, created_at=advertiser.created_at)
+
+
+STATUSES = ("active", "paused")
+
+
+def advertisers_page(session: Session, request: PageRequest) -> Page[Advertiser]:
+    return paginate(session, select(Advertiser), request,
+                    {"id": Advertiser.id, "name": Advertiser.name, "status": Advertiser.status,
+                     "billing_mode": Advertiser.billing_mode}, "id")
+
+
+def set_advertiser_status(session: Session, principal: Principal, advertiser_id: int, status: str) -> Advertiser:
+    """Pause (no more sales, orders or store purchases) or reactivate an advertiser; audited."""
+    if status not in STATUSES:
+        raise InvalidInput.one("status", "must be active or paused")
+    with transaction(session):
+        changed = session.execute(update(Advertiser).where(Advertiser.id == advertiser_id).values(status=status)
+                                  .returning(Advertiser.id)).first()
+        if changed is None:
+            raise NotFound(f"advertiser {advertiser_id} not found")
+        audit.record(session, principal, "advertiser.status", "advertiser", advertiser_id, {"to": status})
+    advertiser = session.get(Advertiser, advertiser_id, populate_existing=True)
+    assert advertiser is not None
+    return advertiser

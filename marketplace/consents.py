@@ -8,6 +8,9 @@ the consent text, time, IP and page URL, and the SHA-256 of their canonical seri
     "YYYY-MM-DDTHH:MM:SS.ffffffZ", missing IP or page URL as null.
 
 Anyone holding the record can recompute the hash (`canonical_bytes` + sha256) and compare.
+The IP is personal data: it is sealed with the lead's contact data (`lead.consent["ip"]`), not kept
+in the certificate row. Once the lead's personal data is erased the certificate shows no IP and no
+page URL (`erased`), and only the stored hash remains as proof of what was sealed.
 `GET /api/v1/consents/{certificate_id}` shows it to an advertiser who bought the lead, and admins.
 """
 
@@ -42,6 +45,7 @@ class ConsentCertificateView(msgspec.Struct, kw_only=True):
     hash_algorithm: str
     hash: str
     canonical: str  # the exact string hashed, so a verifier need not rebuild it
+    erased: bool = False  # the lead's personal data was erased: IP and page URL are gone, the hash stays
 
 
 def canonical_bytes(*, certificate_id: str, lead_id: int, text: str, given_at: datetime, ip: str | None,
@@ -60,8 +64,9 @@ def record_certificate(session: Session, lead: Lead, now: datetime) -> ConsentCe
     given_at = datetime.fromisoformat(consent["given_at"]).astimezone(UTC)
     fields: dict[str, Any] = {"certificate_id": str(uuid.uuid4()), "lead_id": lead.id, "text": consent["text"],
                               "given_at": given_at, "ip": consent.get("ip"), "page_url": consent.get("page_url")}
-    certificate = ConsentCertificate(**fields, sha256=hashlib.sha256(canonical_bytes(**fields)).hexdigest(),
-                                     created_at=now)
+    digest = hashlib.sha256(canonical_bytes(**fields)).hexdigest()
+    del fields["ip"]  # sealed with the lead
+    certificate = ConsentCertificate(**fields, sha256=digest, created_at=now)
     session.add(certificate)
     return certificate
 
@@ -78,18 +83,20 @@ def certificates_for(session: Session, lead_ids: Iterable[int]) -> dict[int, tup
 
 def get_certificate(session: Session, principal: Principal, certificate_id: str) -> ConsentCertificateView:
     """The certificate, for an admin or an advertiser with a sale of its lead; otherwise NotFound."""
-    query = select(ConsentCertificate).where(ConsentCertificate.certificate_id == certificate_id)
+    query = (select(ConsentCertificate, Lead).join(Lead, Lead.id == ConsentCertificate.lead_id)
+             .where(ConsentCertificate.certificate_id == certificate_id))
     if principal.role != Role.ADMIN:
         if principal.advertiser_id is None:
             raise NotFound(f"no consent certificate {certificate_id}")
         bought = select(Sale.id).where(Sale.lead_id == ConsentCertificate.lead_id,
                                        Sale.advertiser_id == principal.advertiser_id)
         query = query.where(bought.exists())
-    certificate = session.execute(query).scalar_one_or_none()
-    if certificate is None:
+    row = session.execute(query).one_or_none()
+    if row is None:
         raise NotFound(f"no consent certificate {certificate_id}")
+    certificate, lead = row
     fields = {"certificate_id": certificate.certificate_id, "lead_id": certificate.lead_id,
-              "text": certificate.text, "given_at": certificate.given_at, "ip": certificate.ip,
+              "text": certificate.text, "given_at": certificate.given_at, "ip": (lead.consent or {}).get("ip"),
               "page_url": certificate.page_url}
     return ConsentCertificateView(**fields, hash_algorithm=HASH_ALGORITHM, hash=certificate.sha256,
-                                  canonical=canonical_bytes(**fields).decode())
+                                  canonical=canonical_bytes(**fields).decode(), erased=lead.erased_at is not None)

@@ -7,22 +7,20 @@ the primary key; the second waits for the first to commit and then sees the clai
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadmarket.settings import current_settings
+from leadmarket import crypto
 from leadmarket.upsert import insert_or_take_over_many
 from marketplace.models import DedupeClaim, Lead, Vertical
 
 
 def key_digest(kind: str, value: str) -> str:
-    """A keyed hash of a normalized contact value, so the claim table holds no contact data."""
-    secret = current_settings().secret_key.encode()
-    return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    """A keyed hash (HMAC-SHA256, `crypto.hash_key`) of a normalized contact value, so the claim
+    table holds no contact data and no unkeyed hash of one."""
+    return crypto.keyed_hash(kind, value).hex()
 
 
 def contact_keys(lead: Lead) -> list[tuple[str, str]]:

@@ -25,9 +25,11 @@ import msgspec
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from leadmarket.celery_app import enqueue
+from leadmarket.celery_app import enqueue_swept
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
+from leadmarket.errors import InvalidInput, NotFound, PermissionDenied
+from leadmarket.identity import Principal
 from leadmarket.money import from_minor
 from marketplace.delivery_models import Delivery, DeliveryAttempt
 from marketplace.models import Lead, Vertical
@@ -103,7 +105,7 @@ def dispatch_pending(session: Session) -> None:
     """After the commit: enqueue the deliveries this session wrote (in-process mode sends them now).
     A sale whose savepoint was rolled back has no delivery row; its task finds nothing to do."""
     for sale_id in session.info.pop(_QUEUED, []):
-        enqueue("marketplace.deliver_sale", sale_id)
+        enqueue_swept("marketplace.deliver_sale", sale_id)  # a lost one is queued again by its beat sweeper
 
 
 # ---------------------------------------------------------------- sending (the task's work)
@@ -156,13 +158,13 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def post_signed(claimed: Claimed, *, timeout: float = TIMEOUT_SECONDS) -> Response:
+def post_signed(claimed: Claimed, *, timeout: float = TIMEOUT_SECONDS, delivery_label: str | None = None) -> Response:
     """POST the body to the webhook, signed; never raises (the error is the outcome)."""
     timestamp = str(int(time.time()))
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                "X-Leadmarket-Timestamp": timestamp, "X-Leadmarket-Signature": signature(claimed.secret, timestamp,
                                                                                          claimed.body),
-               "X-Leadmarket-Delivery": f"{claimed.sale_id}.{claimed.number}"}
+               "X-Leadmarket-Delivery": delivery_label or f"{claimed.sale_id}.{claimed.number}"}
     began = time.perf_counter()
     status_code, error = None, None
     try:
@@ -208,3 +210,72 @@ def stale(session: Session, *, limit: int = 1000) -> list[int]:
             (Delivery.status == "retrying") & (Delivery.updated_at < now - STALE_RETRYING),
             (Delivery.status == "sending") & (Delivery.lease_until < now))).order_by(Delivery.id).limit(limit)
     ).scalars())
+
+
+# ---------------------------------------------------------------- a test delivery (the portal's button)
+
+TEST_EVENT = "lead.test"
+SAMPLE_CONTACT = {"first_name": "Test", "last_name": "Lead", "email": "test.lead@example.com",
+                  "phone": "+14155550100", "country": "US", "region": "CA", "city": "San Francisco",
+                  "postal_code": "94107"}
+
+
+class TestDeliveryResult(msgspec.Struct):
+    __test__ = False  # not a pytest class
+
+    order_id: int
+    url: str
+    sent_at: datetime
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+    ok: bool
+
+
+def send_test_delivery(session: Session, principal: Principal, order_id: int, *,
+                       timeout: float = TIMEOUT_SECONDS) -> TestDeliveryResult:
+    """POST a signed sample lead (event `lead.test`, sale_id 0, made-up person) to one of the
+    caller's orders' webhook, exactly as a real delivery is signed, and say what came back.
+    Nothing is stored and no sale is touched; another advertiser's order is NotFound."""
+    if principal.advertiser_id is None:
+        raise PermissionDenied("only advertisers have delivery webhooks")
+    found = session.execute(select(Order, Vertical).join(Vertical, Vertical.id == Order.vertical_id)
+                            .where(Order.id == order_id, Order.advertiser_id == principal.advertiser_id)
+                            ).one_or_none()
+    session.rollback()  # no transaction open during the call
+    if found is None:
+        raise NotFound(f"no order {order_id}")
+    order, vertical = found
+    if not order.webhook_url:
+        raise InvalidInput.one("delivery.webhook_url", "this order has no webhook URL: set one first")
+    now = utcnow()
+    sample = PurchasedLead(lead_id=0, vertical=vertical.slug, contact=dict(SAMPLE_CONTACT),
+                           attributes=_sample_attributes(vertical.fields), consent=None, temperature="warm",
+                           created_at=now)
+    payload = DeliveryPayload(event=TEST_EVENT, sale_id=0, order_id=order.id,
+                              price=from_minor(order.price_minor, order.currency), currency=order.currency,
+                              exclusive=order.exclusive, sold_at=now, lead=sample)
+    claimed = Claimed(delivery_id=0, sale_id=0, number=0, url=order.webhook_url, secret=order.webhook_secret or "",
+                      body=msgspec.json.encode(payload))
+    response = post_signed(claimed, timeout=timeout, delivery_label=f"test.{int(now.timestamp())}")
+    return TestDeliveryResult(order_id=order.id, url=order.webhook_url, sent_at=now,
+                              status_code=response.status_code, duration_ms=response.duration_ms,
+                              error=response.error, ok=response.ok)
+
+
+def _sample_attributes(fields: list[dict[str, object]]) -> dict[str, object]:
+    """A value of the right type for each of the vertical's fields."""
+    sample: dict[str, object] = {}
+    for spec in fields:
+        kind, choices = spec.get("type"), spec.get("choices")
+        if choices:
+            sample[str(spec["name"])] = list(choices)[0]  # type: ignore[call-overload]
+        elif kind in ("integer", "number"):
+            sample[str(spec["name"])] = spec.get("min") if spec.get("min") is not None else 1
+        elif kind == "boolean":
+            sample[str(spec["name"])] = True
+        elif kind == "date":
+            sample[str(spec["name"])] = "2000-01-01"
+        else:
+            sample[str(spec["name"])] = "sample"
+    return sample

@@ -4,7 +4,8 @@ Runs after the exact dedupe, inside intake's transaction. The lead's blocking ke
 (`person_match.blocking_keys`) become keyed hashes; the leads of the same vertical filed under any of
 them within the dedupe window are the candidates, read through the `person_key` primary key (so the
 cost follows how many leads share a key, never how many leads exist) and judged by
-`person_match.judge`, as `leadmarket dedupe` does. Every lead that reaches this step files its keys,
+`person_match.judge`, as `leadmarket dedupe` does. Candidates' personal data is sealed
+(`lead.contact_sealed`): only the few leads the keys found are opened, one AES-GCM call each. Every lead that reaches this step files its keys,
 a duplicate too: a third spelling can then match the second one and still name the first lead.
 
 On PostgreSQL the lead first takes a transaction advisory lock per key, in sorted order: two posts of
@@ -23,25 +24,34 @@ from typing import Any
 from sqlalchemy import Select, bindparam, delete, insert, select, text, union
 from sqlalchemy.orm import Session
 
-from leadmarket.settings import current_settings
+from leadmarket import crypto
 from marketplace.distribution import Outcome
-from marketplace.models import DedupeClaim, Lead, PersonKey, Vertical
+from marketplace.models import LEAD_CONTACT_PURPOSE, DedupeClaim, Lead, PersonKey, Vertical
 from marketplace.person_match import MATCH, PERSON_FIELDS, Person, best_match, blocking_keys, normalize_person
 
 CANDIDATES_PER_KEY = 50  # the newest leads under one key; see person_batch.BUCKET_LIMIT
 LOCK_NAMESPACE = 0x4C4D50  # first argument of pg_advisory_xact_lock(int, int) for person keys
-_LEAD_COLUMNS = [getattr(Lead, name) for name in PERSON_FIELDS]
+_PLAIN_FIELDS = ("city", "region", "country")  # the rest of PERSON_FIELDS is in the sealed contact
+_LEAD_COLUMNS = [Lead.contact_sealed, *(getattr(Lead, name) for name in _PLAIN_FIELDS)]
 
 
 def key_hash(key: str) -> int:
-    """A blocking key as a signed 64-bit keyed hash (HMAC-SHA256 with the secret key)."""
-    digest = hmac.new(current_settings().secret_key.encode(), key.encode(), hashlib.sha256).digest()
+    """A blocking key as a signed 64-bit keyed hash (HMAC-SHA256 with the hash key)."""
+    digest = hmac.new(crypto.hash_key(), key.encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def person_of(lead: Any) -> Person:
-    """The person a lead (or a row with the lead's contact columns) names."""
+    """The person a lead names."""
     return normalize_person({name: getattr(lead, name) for name in PERSON_FIELDS})
+
+
+def _person_of_row(row: Any) -> Person:
+    """The person a candidate row (its sealed contact and plain geography) names; nobody once erased."""
+    record: dict[str, Any] = {name: getattr(row, name) for name in _PLAIN_FIELDS}
+    if row.contact_sealed is not None:
+        record.update(crypto.open_json(row.contact_sealed, LEAD_CONTACT_PURPOSE))
+    return normalize_person({name: record.get(name) for name in PERSON_FIELDS})
 
 
 def check_person(session: Session, lead: Lead, vertical: Vertical, now: datetime) -> Outcome | None:
@@ -101,4 +111,4 @@ def _candidates(session: Session, vertical_id: int, hashes: list[int], cutoff: d
     for row in rows:
         # A rejected duplicate stands for the lead it repeats; a lead in review is its own.
         first = row.duplicate_of_id if row.status == "rejected" and row.reason == "duplicate" else None
-        yield (row.id, first), person_of(row)
+        yield (row.id, first), _person_of_row(row)

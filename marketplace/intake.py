@@ -162,4 +162,5 @@ def get_lead(session: Session, principal: Principal, lead_id: int) -> LeadView:
                     currency=lead.currency, click_id=lead.click_id, sub_ids=lead.sub_ids,
                     contact={k: v for k, v in contact.items() if v is not None}, attributes=lead.attributes,
                     fraud_score=lead.fraud_score, fraud_reasons=lead.fraud_reasons, temperature=lead.temperature,
-                    created_at=lead.created_at, targeted=lead.targeted, source=lead.source)
+                    created_at=lead.created_at, targeted=lead.targeted, source=lead.source,
+                    personal_data="erased" if lead.erased_at is not None else "present")

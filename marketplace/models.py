@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger,
-                        String)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, SmallInteger,
+                        String, event)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from leadmarket import crypto
 from leadmarket.db import Base, JSONType, UTCDateTime
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids for big tables.
@@ -16,6 +17,33 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 
 # The lifecycle (marketplace/lifecycle.py) says which status follows which.
 LEAD_STATUSES = ("accepted", "sold", "review", "rejected", "expired", "returned", "converted")
+
+# A lead's personal data, sealed together in `lead.contact_sealed` (one AES-GCM call per lead):
+# the contact fields, and the IP, browser and call recording kept in `meta` and `consent`.
+# Country, region and city stay plain: orders, the store and reports filter on them.
+SEALED_CONTACT = ("first_name", "last_name", "email", "phone", "profile_url", "postal_code", "address",
+                  "date_of_birth")
+SEALED_META = ("ip", "user_agent", "recording_url")
+SEALED_CONSENT = ("ip",)
+LEAD_CONTACT_PURPOSE = b"lead.contact"
+POSTAL_PREFIX = 2  # the plain part of a postal code the lead store shows (and may filter on)
+_PENDING = object()  # the personal data was changed in memory and is sealed at the next flush
+
+
+class SealedField:
+    """A lead attribute kept in `contact_sealed`: read from the opened data, written to it (sealed
+    again, once, at the next flush). Not a column: queries cannot filter on it, by design."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, lead: Any, owner: type | None = None) -> Any:
+        if lead is None:
+            return self
+        return lead.personal_data().get(self.name)
+
+    def __set__(self, lead: Any, value: Any) -> None:
+        lead._change_personal({self.name: value})
 
 
 class Vertical(Base):
@@ -82,8 +110,7 @@ class Lead(Base):
         CheckConstraint("status IN ('accepted', 'sold', 'review', 'rejected', 'expired', 'returned', "
                         "'converted')", name="status_known"),
         CheckConstraint("payout_minor >= 0", name="payout_not_negative"),
-        CheckConstraint("email IS NOT NULL OR phone IS NOT NULL OR profile_url IS NOT NULL",
-                        name="reachable"),
+        CheckConstraint("contact_sealed IS NOT NULL OR erased_at IS NOT NULL", name="contact_kept_or_erased"),
         CheckConstraint("source IN ('api', 'form', 'call')", name="source_known"),
         Index("ix_lead_affiliate_id_created_at", "affiliate_id", "created_at"),
         Index("ix_lead_vertical_id_created_at", "vertical_id", "created_at"),
@@ -102,20 +129,24 @@ class Lead(Base):
     sub3: Mapped[str | None] = mapped_column(String(255))
     sub4: Mapped[str | None] = mapped_column(String(255))
     sub5: Mapped[str | None] = mapped_column(String(255))
-    first_name: Mapped[str] = mapped_column(String(100))
-    last_name: Mapped[str] = mapped_column(String(100))
-    email: Mapped[str | None] = mapped_column(String(254))
-    phone: Mapped[str | None] = mapped_column(String(20))
-    profile_url: Mapped[str | None] = mapped_column(String(500))
+    # The personal data (SEALED_CONTACT, SEALED_META, SEALED_CONSENT), sealed; NULL once erased.
+    # Read and set it through the properties below (`lead.email`, `lead.meta`, ...).
+    contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    first_name = SealedField()
+    last_name = SealedField()
+    email = SealedField()
+    phone = SealedField()
+    profile_url = SealedField()
+    address = SealedField()
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     country: Mapped[str] = mapped_column(String(2))
     region: Mapped[str | None] = mapped_column(String(100))
     city: Mapped[str | None] = mapped_column(String(100))
-    postal_code: Mapped[str | None] = mapped_column(String(20))
-    address: Mapped[str | None] = mapped_column(String(300))
-    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    postal_prefix: Mapped[str | None] = mapped_column(String(POSTAL_PREFIX))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    consent: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
-    meta: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # `meta` and `consent` without their sealed keys; the properties of those names join both.
+    consent_plain: Mapped[dict[str, Any] | None] = mapped_column("consent", JSONType)
+    meta_plain: Mapped[dict[str, Any]] = mapped_column("meta", JSONType)
     payout_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     fraud_score: Mapped[int | None] = mapped_column(SmallInteger)
@@ -134,6 +165,86 @@ class Lead(Base):
     @property
     def sub_ids(self) -> dict[str, str]:
         return {f"sub{i}": v for i in range(1, 6) if (v := getattr(self, f"sub{i}"))}
+
+    # ------------------------------------------------------------ personal data, sealed
+
+    def personal_data(self) -> dict[str, Any]:
+        """The opened personal data (read-only view): opened once per loaded value, then cached."""
+        state = self.__dict__
+        cached, source = state.get("_personal"), state.get("_personal_from")
+        if cached is not None and source is _PENDING:
+            return cached
+        sealed = self.contact_sealed
+        if cached is not None and source is sealed:
+            return cached
+        opened = crypto.open_json(sealed, LEAD_CONTACT_PURPOSE) if sealed is not None else {}
+        state["_personal"], state["_personal_from"] = opened, sealed
+        return opened
+
+    def _change_personal(self, changes: dict[str, Any]) -> None:
+        personal = {**self.personal_data(), **changes}
+        self.__dict__["_personal"] = {k: v for k, v in personal.items() if v is not None and v != {}}
+        self.__dict__["_personal_from"] = _PENDING
+        self.contact_sealed = None  # marks the row changed; `_seal_personal_data` seals it at the flush
+
+    def seal_personal_data(self) -> None:
+        if self.__dict__.get("_personal_from") is _PENDING:
+            personal = self.__dict__["_personal"]
+            sealed = crypto.seal_json(personal, LEAD_CONTACT_PURPOSE) if personal else None
+            self.contact_sealed = sealed
+            self.__dict__["_personal_from"] = sealed
+
+    def forget_personal_data(self) -> None:
+        """Drop the sealed personal data and the postal prefix (erasure); the caller sets erased_at."""
+        self.contact_sealed = None
+        self.postal_prefix = None
+        self.__dict__["_personal"], self.__dict__["_personal_from"] = {}, None
+
+    @property
+    def date_of_birth(self) -> date | None:
+        value = self.personal_data().get("date_of_birth")
+        return date.fromisoformat(value) if value else None
+
+    @date_of_birth.setter
+    def date_of_birth(self, value: date | None) -> None:
+        self._change_personal({"date_of_birth": value.isoformat() if value else None})
+
+    @property
+    def postal_code(self) -> str | None:
+        return self.personal_data().get("postal_code")
+
+    @postal_code.setter
+    def postal_code(self, value: str | None) -> None:
+        self._change_personal({"postal_code": value})
+        self.postal_prefix = value[:POSTAL_PREFIX] if value else None
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {**(self.meta_plain or {}), **self.personal_data().get("meta", {})}
+
+    @meta.setter
+    def meta(self, value: dict[str, Any] | None) -> None:
+        value = value or {}
+        self.meta_plain = {k: v for k, v in value.items() if k not in SEALED_META}
+        self._change_personal({"meta": {k: value[k] for k in SEALED_META if value.get(k) is not None}})
+
+    @property
+    def consent(self) -> dict[str, Any] | None:
+        if self.consent_plain is None:
+            return None
+        return {**self.consent_plain, **self.personal_data().get("consent", {})}
+
+    @consent.setter
+    def consent(self, value: dict[str, Any] | None) -> None:
+        self.consent_plain = None if value is None else {k: v for k, v in value.items() if k not in SEALED_CONSENT}
+        self._change_personal({"consent": {k: value[k] for k in SEALED_CONSENT if value.get(k) is not None}
+                               if value else None})
+
+
+@event.listens_for(Lead, "before_insert")
+@event.listens_for(Lead, "before_update")
+def _seal_personal_data(_mapper: Any, _connection: Any, lead: Lead) -> None:
+    lead.seal_personal_data()
 
 
 class DedupeClaim(Base):
@@ -183,7 +294,8 @@ class ConsentCertificate(Base):
     lead_id: Mapped[int] = mapped_column(BigId, ForeignKey("lead.id"), unique=True)
     text: Mapped[str] = mapped_column(String(5000))
     given_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    ip: Mapped[str | None] = mapped_column(String(45))
+    # The IP the consent came from is personal data: it is sealed with the lead's contact
+    # (`lead.consent["ip"]`), and read from there when the certificate is shown.
     page_url: Mapped[str | None] = mapped_column(String(2000))
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

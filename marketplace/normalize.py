@@ -43,8 +43,15 @@ def email(value: str) -> str:
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValueError(f"is not a valid e-mail address: {exc}") from None
+        raise ValueError(f"is not a valid e-mail address{_reason_without(str(exc), value)}") from None
     return result.normalized.lower()
+
+
+def _reason_without(reason: str, value: str) -> str:
+    """": <reason>" unless the reason quotes a piece of the address: an error names the field and
+    why, never the person's data."""
+    pieces = [piece for piece in re.split(r"[@.\s]+", value.casefold()) if len(piece) >= 3]
+    return "" if any(piece in reason.casefold() for piece in pieces) else f": {reason}"
 
 
 def person_name(value: str) -> str:

@@ -19,6 +19,7 @@ from leadmarket.db import transaction
 from leadmarket.errors import FieldError, InvalidInput, NotFound, PermissionDenied
 from leadmarket.identity import Principal
 from leadmarket.money import from_minor, to_minor
+from leadmarket.paging import Page, PageRequest, paginate
 from leadmarket.upsert import insert_or_take_over
 from leadmarket.validators import check_http_url, check_name, reject_nul
 from marketplace import normalize
@@ -120,6 +121,36 @@ def list_orders(session: Session, principal: Principal, *, status: str | None = 
     verticals = {v.id: v for v in session.execute(
         select(Vertical).where(Vertical.id.in_({o.vertical_id for o in orders}))).scalars()}
     return [order_view(o, verticals[o.vertical_id]) for o in orders]
+
+
+ORDER_SORTS = {"id": Order.id, "name": Order.name, "price": Order.price_minor, "status": Order.status,
+               "updated_at": Order.updated_at}
+
+
+def orders_page(session: Session, principal: Principal, request: PageRequest, *,
+                status: str | None = None) -> Page[OrderView]:
+    """One page of the caller's orders (portal tables), sorted by a known column."""
+    query = orders_visible_to(principal)
+    if status is not None:
+        if status not in ORDER_STATUSES:
+            raise InvalidInput.one("status", "must be active or paused")
+        query = query.where(Order.status == status)
+    rows = paginate(session, query, request, ORDER_SORTS, "id")
+    verticals = {v.id: v for v in session.execute(
+        select(Vertical).where(Vertical.id.in_({o.vertical_id for o in rows.items}))).scalars()}
+    return Page(items=[order_view(o, verticals[o.vertical_id]) for o in rows.items], request=rows.request,
+                total=rows.total)
+
+
+def check_targeting(vertical: Vertical, filters: OrderFilters, schedule: OrderSchedule | None,
+                    time_zone: str) -> dict[str, Any]:
+    """The order columns for these filters and schedule, checked as create_order checks them;
+    InvalidInput names every bad field (for previews of an order not saved yet)."""
+    errors: list[FieldError] = []
+    columns = _columns(vertical, {"filters": filters, "schedule": schedule, "time_zone": time_zone}, errors)
+    if errors:
+        raise InvalidInput(errors)
+    return columns
 
 
 def orders_visible_to(principal: Principal) -> Select[tuple[Order]]:

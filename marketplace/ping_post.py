@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from affiliates import postbacks
 from affiliates.models import Offer
+from leadmarket import audit
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
 from leadmarket.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
@@ -79,7 +80,7 @@ class PingWithoutBid(Conflict):
 # ---------------------------------------------------------------- buyers (admin)
 
 
-def create_ping_buyer(session: Session, data: PingBuyerCreate) -> PingBuyerView:
+def create_ping_buyer(session: Session, data: PingBuyerCreate, principal: Principal | None = None) -> PingBuyerView:
     errors: list[FieldError] = list(nul_fields(data))
     with transaction(session):
         advertiser = session.get(Advertiser, data.advertiser_id) if 0 < data.advertiser_id < 2**31 else None
@@ -111,6 +112,8 @@ def create_ping_buyer(session: Session, data: PingBuyerCreate) -> PingBuyerView:
                           timeout_ms=data.timeout_ms, status=data.status, created_at=utcnow())
         session.add(buyer)
         session.flush()
+        audit.record(session, principal, "ping_buyer.create", "ping_buyer", buyer.id,
+                     {"advertiser_id": buyer.advertiser_id, "vertical": vertical.slug})  # never the secret
         return _buyer_view(buyer, vertical.slug)
 
 

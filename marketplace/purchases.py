@@ -14,9 +14,10 @@ import msgspec
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from leadmarket.errors import NotFound, PermissionDenied
+from leadmarket.errors import InvalidInput, NotFound, PermissionDenied
 from leadmarket.identity import Principal
 from leadmarket.money import from_minor
+from leadmarket.paging import Page, PageRequest, paginate
 from marketplace.delivery_models import Delivery, SaleReturn
 from marketplace.models import ConsentCertificate, Lead, Vertical
 from marketplace.sale_models import LeadSaleCount, Sale
@@ -33,6 +34,10 @@ class PurchasedLead(msgspec.Struct):
     consent: dict[str, Any] | None
     temperature: str | None
     created_at: datetime
+    # "erased" once the person's data was erased on request (marketplace/privacy.py): the contact
+    # then holds only country, region and city, and the sale itself stands.
+    personal_data: str = "present"
+    erased_at: datetime | None = None
 
 
 class DeliveryStatusView(msgspec.Struct):
@@ -47,6 +52,8 @@ class ReturnStatusView(msgspec.Struct):
     status: str  # pending, approved, rejected
     reason: str
     created_at: datetime
+    refund: Decimal | None = None  # what an approved return gave back (in the sale's currency)
+    decided_at: datetime | None = None
 
 
 class ConsentCertificateRef(msgspec.Struct):
@@ -75,12 +82,14 @@ class PurchaseView(msgspec.Struct):
 
 
 def lead_document(lead: Lead, vertical_slug: str) -> PurchasedLead:
-    """The full lead as its buyer gets it: contact data, fields, consent."""
+    """The full lead as its buyer gets it: contact data, fields, consent (opened from the sealed data)."""
     contact = {k: v for k in CONTACT_FIELDS if (v := getattr(lead, k)) is not None}
     if lead.date_of_birth is not None:
         contact["date_of_birth"] = lead.date_of_birth.isoformat()
     return PurchasedLead(lead_id=lead.id, vertical=vertical_slug, contact=contact, attributes=dict(lead.attributes),
-                         consent=lead.consent, temperature=lead.temperature, created_at=lead.created_at)
+                         consent=lead.consent, temperature=lead.temperature, created_at=lead.created_at,
+                         personal_data="erased" if lead.erased_at is not None else "present",
+                         erased_at=lead.erased_at)
 
 
 def purchases_of(principal: Principal) -> Select[Any]:
@@ -102,10 +111,31 @@ def list_purchases(session: Session, principal: Principal, *, limit: int = 50, o
     return [_view(*row) for row in rows]
 
 
+PURCHASE_SORTS = {"sold_at": Sale.created_at, "price": Sale.price_minor, "id": Sale.id, "status": Sale.status}
+SALE_STATUSES = ("sold", "returned")
+
+
+def purchases_page(session: Session, principal: Principal, request: PageRequest, *,
+                   status: str | None = None) -> Page[PurchaseView]:
+    """One page of the advertiser's purchases (portal tables), sorted by a known column."""
+    query = purchases_of(principal)
+    if status is not None:
+        if status not in SALE_STATUSES:
+            raise InvalidInput.one("status", "must be sold or returned")
+        query = query.where(Sale.status == status)
+    rows = paginate(session, query, request, PURCHASE_SORTS, "sold_at", scalars=False)
+    return Page(items=[_view(*row) for row in rows.items], request=rows.request, total=rows.total)
+
+
 def get_purchase(session: Session, principal: Principal, sale_id: int) -> PurchaseView:
     row = session.execute(purchases_of(principal).where(Sale.id == sale_id)).one_or_none()
     if row is None:
         raise NotFound(f"no purchase {sale_id}")
+    return _view(*row)
+
+
+def purchase_view(row: Any) -> PurchaseView:
+    """A row of `purchases_of(...)` as the buyer reads it."""
     return _view(*row)
 
 
@@ -121,6 +151,8 @@ def _view(sale: Sale, lead: Lead, slug: str, delivery: Delivery | None, sale_ret
             delivered_at=delivery.delivered_at),
         return_=None if sale_return is None else ReturnStatusView(
             id=sale_return.id, status=sale_return.status, reason=sale_return.reason,
-            created_at=sale_return.created_at),
+            created_at=sale_return.created_at, decided_at=sale_return.decided_at,
+            refund=from_minor(sale_return.refund_minor, sale_return.currency)
+            if sale_return.status == "approved" else None),
         consent_certificate=None if certificate is None else ConsentCertificateRef(
             certificate_id=certificate.certificate_id, sha256=certificate.sha256))

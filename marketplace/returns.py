@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from affiliates import postbacks
 from billing import charging
 from billing.errors import ChargeNotFound
+from leadmarket import audit
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction, violated_constraint
 from leadmarket.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
@@ -153,6 +154,8 @@ def set_rules(session: Session, principal: Principal, advertiser_id: int, data: 
         advertiser = session.get(Advertiser, advertiser_id)
         if advertiser is None:
             raise NotFound(f"no advertiser {advertiser_id}")
+        audit.record(session, principal, "return_rules.set", "advertiser", advertiser_id,
+                     {"before": advertiser.return_rules, "after": rules})
         advertiser.return_rules = rules
     return _rules_view(advertiser)
 
@@ -164,6 +167,41 @@ def _rules_view(advertiser: Advertiser) -> ReturnRulesView:
                            cap_count=rules.get("cap_count"),
                            cap_percent=Decimal(str(percent)) if percent is not None else None,
                            cap_floor=int(rules.get("cap_floor") or 0), reasons=REASONS)
+
+
+class ReturnOptions(msgspec.Struct):
+    """Whether one purchase can still be returned, until when, and for which reasons."""
+
+    sale_id: int
+    window_days: int
+    closes_at: datetime
+    returnable: bool
+    refused: str | None  # why not, when it cannot be returned (cap aside: counted when filed)
+    reasons: dict[str, str]
+    auto_approve: list[str]
+
+
+def return_options(session: Session, principal: Principal, sale_id: int, *,
+                   now: datetime | None = None) -> ReturnOptions:
+    """What a return form shows beside its fields; another advertiser's sale is NotFound."""
+    if principal.advertiser_id is None:
+        raise PermissionDenied("only the buyer returns a purchase")
+    found = session.execute(
+        select(Sale, Vertical.return_window_days, Advertiser).join(Lead, Lead.id == Sale.lead_id)
+        .join(Vertical, Vertical.id == Lead.vertical_id).join(Advertiser, Advertiser.id == Sale.advertiser_id)
+        .where(Sale.id == sale_id, Sale.advertiser_id == principal.advertiser_id)).one_or_none()
+    if found is None:
+        raise NotFound(f"no purchase {sale_id}")
+    sale, window_days, advertiser = found
+    closes_at = sale.created_at + timedelta(days=window_days)
+    has_return = session.execute(select(SaleReturn.id).where(SaleReturn.sale_id == sale_id)).first() is not None
+    refused = None
+    if sale.status != "sold" or has_return:
+        refused = "this purchase has a return already"
+    elif (now or utcnow()) > closes_at:
+        refused = f"the return window closed {window_days} days after the sale"
+    return ReturnOptions(sale_id=sale_id, window_days=window_days, closes_at=closes_at, returnable=refused is None,
+                         refused=refused, reasons=REASONS, auto_approve=list(rules_for(advertiser)["auto_approve"]))
 
 
 def request_return(session: Session, principal: Principal, sale_id: int, data: ReturnRequest) -> ReturnView:
@@ -229,6 +267,8 @@ def decide_return(session: Session, principal: Principal, return_id: int, *, app
             _approve(session, sale_return, decided_by=decided_by, now=now)
         else:
             sale_return.status, sale_return.decided_at, sale_return.decided_by = "rejected", now, decided_by
+        audit.record(session, principal, "return.approve" if approve else "return.reject", "sale_return",
+                     sale_return.id, {"sale_id": sale_return.sale_id, "reason": sale_return.reason})
         lead_id = session.execute(select(Sale.lead_id).where(Sale.id == sale_return.sale_id)).scalar_one()
     postbacks.dispatch_pending(session)
     return _view(sale_return, lead_id)

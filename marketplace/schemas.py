@@ -132,3 +132,4 @@ class LeadView(msgspec.Struct):
     created_at: datetime
     targeted: bool | None = None
     source: str = "api"
+    personal_data: str = "present"  # "erased" after a privacy request: contact keeps only the geography

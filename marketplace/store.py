@@ -3,12 +3,13 @@ leads past their vertical's shelf life expired.
 
 In the store: a lead `accepted` (clean, not sold at intake), younger than its vertical's
 `shelf_life_days`, not sold exclusively and below its most sales, not already bought by the
-viewer. A targeted offer's unsold lead is offered only to that offer's advertiser (it was
+viewer, its personal data not erased (marketplace/privacy.py). A targeted offer's unsold lead is offered only to that offer's advertiser (it was
 collected for them); everyone else never sees it.
 
 A preview never carries contact data: no name, phone, e-mail, profile link, address or date of
 birth, and the postal code only as its first POSTAL_PREFIX characters. The columns are chosen
-here, so a contact column cannot leak into it by accident.
+here, so a contact column cannot leak into it by accident; the contact data itself is sealed
+(`lead.contact_sealed`) and never opened here.
 
 A purchase locks the lead row (FOR NO KEY UPDATE, only while `accepted`), so buyers of one lead
 queue behind each other: the first one's sale decides whether the next still finds the lead
@@ -40,7 +41,6 @@ from marketplace.models import Lead, Vertical
 from marketplace.sale_models import LeadSaleCount, Sale
 from marketplace.sales import AdvertiserCannotBuy, LeadAlreadySold
 
-POSTAL_PREFIX = 2
 TEMPERATURES = ("cold", "warm", "hot")
 SORTS = ("newest", "oldest", "price_asc", "price_desc")
 # Price filters and price sorting are worked out on at most this many newest matching leads
@@ -203,14 +203,14 @@ def _store_query(session: Session, advertiser_id: int, now: datetime, *, vertica
                                    Lead.created_at > now - timedelta(days=v.shelf_life_days)) for v in verticals))
     bought = select(Sale.id).where(Sale.lead_id == Lead.id, Sale.advertiser_id == advertiser_id).exists()
     return (
-        select(Lead.id, Lead.country, Lead.region, Lead.city, Lead.postal_code, Lead.attributes, Lead.temperature,
+        select(Lead.id, Lead.country, Lead.region, Lead.city, Lead.postal_prefix, Lead.attributes, Lead.temperature,
                Lead.targeted, Lead.fraud_score, Lead.created_at, Lead.currency, Vertical.slug,
                Vertical.base_price_minor, Vertical.store_pricing, Vertical.shelf_life_days,
                Vertical.max_shared_sales, LeadSaleCount.sales, LeadSaleCount.max_sales)
         .join(Vertical, Vertical.id == Lead.vertical_id)
         .join(Offer, Offer.id == Lead.offer_id)
         .outerjoin(LeadSaleCount, LeadSaleCount.lead_id == Lead.id)
-        .where(Lead.status == "accepted", on_shelf, ~bought,
+        .where(Lead.status == "accepted", Lead.erased_at.is_(None), on_shelf, ~bought,
                or_(Offer.kind != "targeted", Offer.advertiser_id == advertiser_id),
                or_(LeadSaleCount.lead_id.is_(None),
                    and_(LeadSaleCount.exclusive.is_(False), LeadSaleCount.sales < LeadSaleCount.max_sales)))
@@ -225,7 +225,7 @@ def _preview(row: Any, now: datetime) -> StoreLeadPreview:
     sold = row.sales or 0
     return StoreLeadPreview(
         lead_id=row.id, vertical=row.slug, country=row.country, region=row.region, city=row.city,
-        postal_prefix=row.postal_code[:POSTAL_PREFIX] if row.postal_code else None,
+        postal_prefix=row.postal_prefix,
         attributes=dict(row.attributes or {}), temperature=row.temperature, targeted=row.targeted,
         fraud_score=row.fraud_score, created_at=row.created_at,
         age_hours=int((now - row.created_at).total_seconds() // 3600),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction, violated_constraint
+from leadmarket import audit
+from leadmarket.identity import Principal
 from leadmarket.errors import Conflict, FieldError, InvalidInput
 from leadmarket.money import MINOR_DIGITS, from_minor, to_minor
 from leadmarket.settings import current_settings
@@ -21,10 +24,13 @@ from marketplace.schemas import VerticalCreate, VerticalView
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-def create_vertical(session: Session, data: VerticalCreate) -> Vertical:
+def create_vertical(session: Session, data: VerticalCreate, principal: Principal | None = None,
+                    decode_errors: Sequence[FieldError] = ()) -> Vertical:
+    """Create a vertical; `decode_errors` are what a form found while decoding its fields, reported
+    together with every rule broken here."""
     reject_nul(data)
     currency = (data.currency or current_settings().currency).upper()
-    errors: list[FieldError] = []
+    errors: list[FieldError] = list(decode_errors)
     if not SLUG.match(data.slug):
         errors.append(FieldError("slug", "must be lower-case letters, digits and hyphens"))
     if not data.name.strip() or len(data.name) > 200:
@@ -53,6 +59,8 @@ def create_vertical(session: Session, data: VerticalCreate) -> Vertical:
     try:
         with transaction(session):
             session.add(vertical)
+            session.flush()
+            audit.record(session, principal, "vertical.create", "vertical", vertical.id, {"slug": vertical.slug})
     except IntegrityError as exc:
         if violated_constraint(exc) == "uq_vertical_slug":
             raise Conflict(f"a vertical with slug {data.slug!r} exists") from exc

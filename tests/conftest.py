@@ -20,6 +20,8 @@ from leadmarket.registry import metadata
 from leadmarket.settings import Settings, configure
 from tests.support import Network, build_network
 
+pytest_plugins = ["tests.portal_fixtures"]
+
 PG_SERVER = os.environ.get("LEADMARKET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("LEADMARKET_TEST_REDIS", "redis://127.0.0.1:6379/11")
 

@@ -57,8 +57,10 @@ def live_server(settings: Settings, engine: Engine) -> Iterator[str]:
     thread.join(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module: Playwright's sync API keeps an event loop running in this
+    thread while it lives, which later tests calling asyncio.run() must not inherit."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

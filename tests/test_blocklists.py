@@ -81,7 +81,8 @@ def test_removing_an_entry_lets_leads_through_again_and_both_changes_are_audited
     assert client.get(URL, headers=network.admin_headers).json() == []
     problem(client.delete(f"{URL}/{entry['id']}", headers=network.admin_headers), 404)
     with db() as session:
-        events = session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
+        events = session.execute(select(AuditEvent).where(AuditEvent.action.like("blocklist.%"))
+                                 .order_by(AuditEvent.id)).scalars().all()
     assert [(e.action, e.subject_id, e.details["kind"]) for e in events] == [
         ("blocklist.add", str(entry["id"]), "email_domain"), ("blocklist.remove", str(entry["id"]), "email_domain")]
 

@@ -121,6 +121,6 @@ def test_unique_clicks_count_one_visitor_per_link_and_day(client, link, db, redi
         click_ids(client, link, 2, **{"User-Agent": "same browser"})
     flush_clicks()
     with db() as session:
-        uniques = session.execute(select(Click.is_unique).order_by(Click.id)).scalars().all()
+        uniques = session.execute(select(Click.is_unique).order_by(Click.clicked_at, Click.click_id)).scalars().all()
     assert uniques == [True] + [False] * 5
     assert stored(db)[1][:2] == (6, 1)

@@ -9,11 +9,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import CheckConstraint, Column, Integer, MetaData, inspect, text
 
 from leadmarket.migrate import alembic_config
+from leadmarket.partitions import include_name, include_object
 from leadmarket.registry import metadata
 
 
 def schema_diff(connection, target: MetaData) -> list:
-    context = MigrationContext.configure(connection, opts={"compare_type": True, "compare_server_default": False})
+    context = MigrationContext.configure(connection, opts={
+        "compare_type": True, "compare_server_default": False,
+        "include_name": include_name, "include_object": include_object})
     return compare_metadata(context, target)
 
 

@@ -186,7 +186,7 @@ def test_without_redis_the_redirect_writes_the_click_itself(settings, engine, db
         configure(settings)
     assert first.status_code == second.status_code == 302
     with db() as session:
-        stored = session.execute(select(Click).order_by(Click.id)).scalars().all()
+        stored = session.execute(select(Click).order_by(Click.clicked_at, Click.click_id)).scalars().all()
     assert [c.sub_ids for c in stored] == [{"sub1": "a", "sub2": "email"}, {"sub1": "b", "sub2": "email"}]
     assert [c.is_unique for c in stored] == [True, False]
     assert parse_qs(urlsplit(first.headers["location"]).query)["cid"] == [stored[0].click_id]

@@ -10,7 +10,7 @@ from urllib.parse import quote, unquote
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
-from litestar import Request
+from litestar import Request, Response
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
@@ -21,6 +21,7 @@ from leadmarket.money import MINOR_DIGITS, from_minor, minor_digits
 from web.auth import HOME_BY_ROLE, MENUS
 
 NOTICE_COOKIE = "lm_notice"
+REFUSED_MARK = "!"
 
 
 def money(value: Any, currency: str | None = None) -> str:
@@ -79,9 +80,12 @@ def configure_templates(engine: JinjaTemplateEngine) -> None:
 
 def page(request: Request[Any, Any, Any], template_name: str, *, status_code: int = 200, **context: Any) -> Template:
     """A full page; shows (and clears) the notice a previous redirect left."""
-    notice = request.cookies.get(NOTICE_COOKIE)
-    cookies = [Cookie(key=NOTICE_COOKIE, value="", max_age=0, path="/")] if notice else []
-    context.setdefault("notice", unquote(notice) if notice else None)
+    raw = request.cookies.get(NOTICE_COOKIE)
+    cookies = [Cookie(key=NOTICE_COOKIE, value="", max_age=0, path="/")] if raw else []
+    text = unquote(raw) if raw else None
+    refused = bool(text and text.startswith(REFUSED_MARK))
+    context.setdefault("notice", text[len(REFUSED_MARK):] if refused and text else text)
+    context.setdefault("notice_refused", refused)
     return Template(template_name=template_name, context=context, status_code=status_code, cookies=cookies)
 
 
@@ -90,9 +94,13 @@ def fragment(template_name: str, **context: Any) -> Template:
     return Template(template_name=template_name, context=context)
 
 
-def go(request: Request[Any, Any, Any], path: str, notice: str | None = None) -> Redirect:
-    """Redirect after a successful form (303, so a reload does not post again); HTMX follows it too."""
-    cookies = [Cookie(key=NOTICE_COOKIE, value=quote(notice[:300]), max_age=60, path="/", httponly=True,
-                      secure=True, samesite="lax")] if notice else []
-    headers = {"HX-Redirect": path} if request.headers.get("hx-request") else {}
-    return Redirect(path=path, status_code=303, cookies=cookies, headers=headers)
+def go(request: Request[Any, Any, Any], path: str, notice: str | None = None, *, refused: bool = False
+       ) -> Response[Any]:
+    """Redirect after a form (303, so a reload does not post again), leaving a one-shot notice;
+    `refused` shows it as a refusal, not a success. An HTMX request gets `HX-Redirect` on a 200
+    instead: a 303 would be followed inside the XHR and the page would never change."""
+    cookies = [Cookie(key=NOTICE_COOKIE, value=quote(((REFUSED_MARK if refused else "") + notice)[:300]),
+                      max_age=60, path="/", httponly=True, secure=True, samesite="lax")] if notice else []
+    if request.headers.get("hx-request"):
+        return Response(content=b"", status_code=200, headers={"HX-Redirect": path}, cookies=cookies)
+    return Redirect(path=path, status_code=303, cookies=cookies)

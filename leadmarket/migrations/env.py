@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from leadmarket.partitions import include_name, include_object
 from leadmarket.registry import metadata
 from leadmarket.settings import Settings, normalize_database_url
 
@@ -36,7 +37,8 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:  # noqa: ANN001
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True,
-                      render_as_batch=connection.dialect.name == "sqlite")
+                      render_as_batch=connection.dialect.name == "sqlite", include_name=include_name,
+                      include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 

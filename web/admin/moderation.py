@@ -50,7 +50,7 @@ def review_decide(request: Request[Any, Any, Any], lead_id: Annotated[int, PathP
     except InvalidInput as exc:
         return _review_page(request, session, None, {lead_id: FormState.failed(data, exc)}, status_code=422)
     except Conflict as exc:
-        return go(request, "/admin/review", str(exc))
+        return go(request, "/admin/review", str(exc), refused=True)
     return go(request, "/admin/review", f"Lead {lead_id} {'approved' if decision == 'approve' else 'rejected'}: "
                                         f"now {outcome.status}.")
 

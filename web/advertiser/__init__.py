@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get
-from litestar.response import Template
+from web.advertiser.billing import BILLING_ROUTES
+from web.advertiser.dashboard import DASHBOARD_ROUTES
+from web.advertiser.orders import ORDER_ROUTES
+from web.advertiser.purchases import PURCHASE_ROUTES
+from web.advertiser.settings import SETTINGS_ROUTES
+from web.advertiser.store import STORE_ROUTES
 
-from web.render import page
-
-
-@get("/advertiser", include_in_schema=False, sync_to_thread=False)
-def home(request: Request[Any, Any, Any]) -> Template:
-    return page(request, "advertiser/home.html")
-
-
-ROUTES: list[Any] = [home]
+ROUTES: list[Any] = [*DASHBOARD_ROUTES, *STORE_ROUTES, *PURCHASE_ROUTES, *ORDER_ROUTES, *BILLING_ROUTES,
+                     *SETTINGS_ROUTES]

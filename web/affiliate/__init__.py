@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get
-from litestar.response import Template
+from web.affiliate.api_access import API_ROUTES
+from web.affiliate.dashboard import DASHBOARD_ROUTES
+from web.affiliate.leads import LEAD_ROUTES
+from web.affiliate.offers import OFFER_ROUTES
+from web.affiliate.payouts import PAYOUT_ROUTES
+from web.affiliate.postbacks import POSTBACK_ROUTES
+from web.affiliate.traffic_costs import TRAFFIC_COST_ROUTES
 
-from web.render import page
-
-
-@get("/affiliate", include_in_schema=False, sync_to_thread=False)
-def home(request: Request[Any, Any, Any]) -> Template:
-    return page(request, "affiliate/home.html")
-
-
-ROUTES: list[Any] = [home]
+ROUTES: list[Any] = [*DASHBOARD_ROUTES, *OFFER_ROUTES, *LEAD_ROUTES, *TRAFFIC_COST_ROUTES, *POSTBACK_ROUTES,
+                     *PAYOUT_ROUTES, *API_ROUTES]

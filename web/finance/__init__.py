@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get
-from litestar.response import Template
+from web.finance.audit_log import AUDIT_ROUTES
+from web.finance.balances import BALANCE_ROUTES
+from web.finance.payouts import PAYOUT_ROUTES
+from web.finance.reports import REPORT_ROUTES
 
-from web.render import page
-
-
-@get("/finance", include_in_schema=False, sync_to_thread=False)
-def home(request: Request[Any, Any, Any]) -> Template:
-    return page(request, "finance/home.html")
-
-
-ROUTES: list[Any] = [home]
+ROUTES: list[Any] = [*PAYOUT_ROUTES, *REPORT_ROUTES, *BALANCE_ROUTES, *AUDIT_ROUTES]
