@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -10,8 +10,8 @@ from affiliates.models import Affiliate
 from affiliates.schemas import AffiliateCreate, AffiliateCreated, AffiliateView
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction, violated_constraint
-from leadmarket import audit
-from leadmarket.errors import Conflict, FieldError, InvalidInput, NotFound
+from leadmarket import audit, pausing
+from leadmarket.errors import Conflict, FieldError, InvalidInput
 from leadmarket.identity import Principal, Role, create_api_key
 from leadmarket.paging import Page, PageRequest, paginate
 from leadmarket.validators import check_name, reject_nul
@@ -53,7 +53,7 @@ def affiliate_view(affiliate: Affiliate) -> AffiliateView:
                          created_at=affiliate.created_at)
 
 
-STATUSES = ("active", "paused")
+STATUSES = pausing.STATUSES
 
 
 def affiliates_page(session: Session, request: PageRequest) -> Page[Affiliate]:
@@ -64,14 +64,4 @@ def affiliates_page(session: Session, request: PageRequest) -> Page[Affiliate]:
 
 def set_affiliate_status(session: Session, principal: Principal, affiliate_id: int, status: str) -> Affiliate:
     """Pause or reactivate an affiliate; audited."""
-    if status not in STATUSES:
-        raise InvalidInput.one("status", "must be active or paused")
-    with transaction(session):
-        changed = session.execute(update(Affiliate).where(Affiliate.id == affiliate_id).values(status=status)
-                                  .returning(Affiliate.id)).first()
-        if changed is None:
-            raise NotFound(f"affiliate {affiliate_id} not found")
-        audit.record(session, principal, "affiliate.status", "affiliate", affiliate_id, {"to": status})
-    affiliate = session.get(Affiliate, affiliate_id, populate_existing=True)
-    assert affiliate is not None
-    return affiliate
+    return pausing.set_status(session, principal, Affiliate, affiliate_id, status)

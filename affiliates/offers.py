@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from affiliates.models import Offer
 from affiliates.schemas import OfferCreate, OfferView
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
-from leadmarket import audit
-from leadmarket.errors import FieldError, InvalidInput, NotFound
+from leadmarket import audit, pausing
+from leadmarket.errors import FieldError, InvalidInput
 from leadmarket.paging import Page, PageRequest, paginate
 from leadmarket.identity import Principal, Role
 from leadmarket.money import from_minor, to_minor
@@ -107,7 +107,7 @@ def promotable_offers_page(session: Session, principal: Principal, request: Page
                 total=found.total)
 
 
-STATUSES = ("active", "paused")
+STATUSES = pausing.STATUSES
 
 
 def offers_page(session: Session, request: PageRequest) -> Page[Offer]:
@@ -118,14 +118,4 @@ def offers_page(session: Session, request: PageRequest) -> Page[Offer]:
 
 def set_offer_status(session: Session, principal: Principal, offer_id: int, status: str) -> Offer:
     """Pause an offer (its leads are refused at intake) or reactivate it; audited."""
-    if status not in STATUSES:
-        raise InvalidInput.one("status", "must be active or paused")
-    with transaction(session):
-        changed = session.execute(update(Offer).where(Offer.id == offer_id).values(status=status)
-                                  .returning(Offer.id)).first()
-        if changed is None:
-            raise NotFound(f"offer {offer_id} not found")
-        audit.record(session, principal, "offer.status", "offer", offer_id, {"to": status})
-    offer = session.get(Offer, offer_id, populate_existing=True)
-    assert offer is not None
-    return offer
+    return pausing.set_status(session, principal, Offer, offer_id, status)

@@ -53,7 +53,7 @@ def _parse(principal: Principal, start: date | None, end: date | None, group_by:
     staff = principal.role in (Role.ADMIN, Role.FINANCE)
     errors: list[FieldError] = []
     end = end or utcnow().date()
-    start = start or end - timedelta(days=6)
+    start = start or max(end, date.min + timedelta(days=6)) - timedelta(days=6)  # `to=0001-01-01` is no overflow
     if start > end:
         errors.append(FieldError("from", "must not be after to"))
     elif (end - start).days >= MAX_DAYS:

@@ -73,7 +73,7 @@ def _check_period(raw: str | None, now: datetime) -> str:
     if raw is None or raw == "":
         raise InvalidInput.one("period", "is required (YYYY-MM, a calendar month in UTC)")
     match = _PERIOD.fullmatch(raw)
-    if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
+    if match is None or not 1 <= int(match[2]) <= 12 or not 2000 <= int(match[1]) <= 9998:  # 9999-12 ends in year 10000
         raise InvalidInput.one("period", "must be a month as YYYY-MM")
     if month_bounds(raw)[1] > now:
         raise InvalidInput.one("period", "must be a month that has ended (UTC)")

@@ -168,7 +168,10 @@ def _day(field: str, raw: str | None, errors: list[FieldError]) -> date | None:
     try:
         if not _DAY.fullmatch(raw):
             raise ValueError(raw)
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
+        if day == date.max:
+            raise ValueError(raw)  # the report runs to the next midnight, which does not exist
+        return day
     except ValueError:
         errors.append(FieldError(field, "must be a date as YYYY-MM-DD"))
         return None

@@ -37,12 +37,13 @@ log = logging.getLogger("leadmarket.ratelimit")
 # After a Redis failure, limits are off for this long before Redis is tried again.
 REDIS_RETRY_SECONDS = 5.0
 
-# INCR every counter of the request; the first hit of a window sets its expiry.
+# INCRBY every counter by its lease; the first reservation of a window sets the key's expiry.
 _HIT_SCRIPT = """
 local counts = {}
 for i, key in ipairs(KEYS) do
-  local n = redis.call('INCR', key)
-  if n == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  local step = tonumber(ARGV[i + 1])
+  local n = redis.call('INCRBY', key, step)
+  if n == step then redis.call('EXPIRE', key, ARGV[1]) end
   counts[i] = n
 end
 return counts
@@ -86,13 +87,13 @@ class MemoryCounters:
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    async def hit(self, keys: list[str], window_index: int, window_seconds: int) -> list[int]:
+    async def hit(self, keys: list[str], steps: list[int], window_index: int, window_seconds: int) -> list[int]:
         with self._lock:
             if window_index != self._window:
                 self._window, self._counts = window_index, {}
             counts = []
-            for key in keys:
-                counts.append(self._counts.get(key, 0) + 1)
+            for key, step in zip(keys, steps, strict=True):
+                counts.append(self._counts.get(key, 0) + step)
                 self._counts[key] = counts[-1]
             return counts
 
@@ -107,25 +108,25 @@ class RedisCounters:
         # an asyncio client's connections belong to the event loop that opened them
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher] = weakref.WeakKeyDictionary()
 
-    async def hit(self, keys: list[str], window_index: int, window_seconds: int) -> list[int]:
+    async def hit(self, keys: list[str], steps: list[int], window_index: int, window_seconds: int) -> list[int]:
         loop = asyncio.get_running_loop()
         batcher = self._loops.get(loop)
         if batcher is None:
             client = aioredis.Redis.from_url(self._url, socket_timeout=0.5, socket_connect_timeout=0.5,
                                              max_connections=8)
             batcher = self._loops[loop] = _Batcher(client.register_script(_HIT_SCRIPT), window_seconds + 1)
-        return await batcher.hit([f"{key}:{window_index}" for key in keys])
+        return await batcher.hit([f"{key}:{window_index}" for key in keys], steps)
 
 
 class _Batcher:
     def __init__(self, script: Any, ttl_seconds: int) -> None:
         self._script, self._ttl = script, ttl_seconds
-        self._waiting: list[tuple[list[str], asyncio.Future[list[int]]]] = []
+        self._waiting: list[tuple[list[str], list[int], asyncio.Future[list[int]]]] = []
         self._running = False
 
-    async def hit(self, names: list[str]) -> list[int]:
+    async def hit(self, names: list[str], steps: list[int]) -> list[int]:
         future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._waiting.append((names, future))
+        self._waiting.append((names, steps, future))
         if not self._running:
             self._running = True
             asyncio.get_running_loop().create_task(self._drain())
@@ -136,14 +137,15 @@ class _Batcher:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 try:
-                    counts = await self._script(keys=[n for names, _ in batch for n in names], args=[self._ttl])
+                    counts = await self._script(keys=[n for names, _, _ in batch for n in names],
+                                                args=[self._ttl, *(step for _, steps, _ in batch for step in steps)])
                 except Exception as exc:  # each waiting request decides what a failure means
-                    for _, future in batch:
+                    for _, _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
                 at = 0
-                for names, future in batch:
+                for names, _, future in batch:
                     if not future.done():
                         future.set_result([int(n) for n in counts[at:at + len(names)]])
                     at += len(names)
@@ -161,6 +163,8 @@ class RateLimiter:
         self._counters: MemoryCounters | RedisCounters = (
             RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters())
         self._redis_down_until = 0.0
+        self._lease_window = -1
+        self._leases: dict[str, _Lease] = {}
 
     def buckets(self, scope: Scope) -> list[Bucket]:
         """The counters this request spends from; empty when its route is not limited."""
@@ -186,13 +190,26 @@ class RateLimiter:
         return []
 
     async def hit(self, buckets: list[Bucket], now: float | None = None) -> Verdict | None:
-        """Spend one request from each bucket; None (traffic let through) when Redis is failing."""
+        """Spend one request from each bucket; None (traffic let through) when Redis is failing.
+
+        Each process leases a bucket's requests from its shared counter a few at a time (`lease_size`)
+        and spends them locally, so a busy route pays one Redis round trip per lease, not per request.
+        A lease is granted only up to the quota, so all processes together never exceed it; a process
+        may refuse a little early while another still holds unspent requests of the window.
+        """
         now = time.time() if now is None else now
         window_index = int(now // self.window_seconds)
         if self._redis_down_until and time.monotonic() < self._redis_down_until:
             return None
+        if window_index != self._lease_window:
+            self._lease_window, self._leases = window_index, {}
+        leases = [self._leases.setdefault(b.key, _Lease()) for b in buckets]
         try:
-            counts = await self._counters.hit([b.key for b in buckets], window_index, self.window_seconds)
+            while True:
+                short = [(b, lease) for b, lease in zip(buckets, leases) if not lease.left and not lease.spent]
+                if not short:
+                    break
+                await self._reserve(short, window_index)
         except (redis.RedisError, OSError) as exc:
             if not self._redis_down_until:
                 log.warning("rate limits off: Redis unavailable (%s); retrying every %.0f s",
@@ -202,12 +219,61 @@ class RateLimiter:
         if self._redis_down_until:
             self._redis_down_until = 0.0
             log.warning("rate limits back on: Redis answers again")
-        remaining = [b.quota - n for b, n in zip(buckets, counts, strict=True)]
-        tightest = min(range(len(buckets)), key=remaining.__getitem__)
+        allowed = all(lease.left for lease in leases)
+        if allowed:
+            for lease in leases:
+                lease.left -= 1
+        remaining = [b.quota - lease.reserved + lease.left for b, lease in zip(buckets, leases, strict=True)]
+        if allowed:
+            tightest = min(range(len(buckets)), key=remaining.__getitem__)
+        else:
+            tightest = next(i for i, lease in enumerate(leases) if not lease.left)
         reset = max(1, math.ceil((window_index + 1) * self.window_seconds - now))
-        return Verdict(allowed=remaining[tightest] >= 0, limiting=buckets[tightest],
-                       remaining=max(0, remaining[tightest]), reset_seconds=reset, policies=tuple(buckets),
-                       window_seconds=self.window_seconds)
+        return Verdict(allowed=allowed, limiting=buckets[tightest], remaining=max(0, remaining[tightest]),
+                       reset_seconds=reset, policies=tuple(buckets), window_seconds=self.window_seconds)
+
+    async def _reserve(self, short: list[tuple[Bucket, _Lease]], window_index: int) -> None:
+        """Lease more requests for buckets that have none left; one flight per bucket at a time,
+        so requests arriving together share a lease instead of each taking one."""
+        flights = []
+        fresh = [(b, lease) for b, lease in short if lease.flight is None]
+        if fresh:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            for _, lease in fresh:
+                lease.flight = future
+            try:
+                steps = [lease_size(b.quota) for b, _ in fresh]
+                counts = await self._counters.hit([b.key for b, _ in fresh], steps, window_index, self.window_seconds)
+                for (b, lease), step, count in zip(fresh, steps, counts, strict=True):
+                    granted = max(0, min(step, b.quota - (count - step)))
+                    lease.left += granted
+                    lease.reserved = count - step + granted
+                    lease.spent = granted < step  # the window's quota is gone: no more round trips
+                future.set_result(None)
+            except BaseException as exc:
+                future.set_exception(exc)
+                future.exception()  # retrieved: the waiters below re-raise it
+                raise
+            finally:
+                for _, lease in fresh:
+                    lease.flight = None
+        flights = [lease.flight for _, lease in short if lease.flight is not None]
+        for flight in flights:
+            await asyncio.shield(flight)
+
+
+def lease_size(quota: int) -> int:
+    """Requests leased per round trip: 1 for small quotas (exact per request), up to 100 for big ones,
+    so at most ~2 % of a quota sits unspent in any one process."""
+    return max(1, min(100, quota // 50))
+
+
+@dataclass
+class _Lease:
+    left: int = 0  # leased and not yet spent, in this process
+    reserved: int = 0  # the shared counter's value counted as granted, after our last lease
+    spent: bool = False  # the quota is exhausted for this window
+    flight: asyncio.Future[None] | None = None
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction, violated_constraint
-from leadmarket import audit
-from leadmarket.errors import Conflict, FieldError, InvalidInput, NotFound
+from leadmarket import audit, pausing
+from leadmarket.errors import Conflict, FieldError, InvalidInput
 from leadmarket.identity import Principal, Role, create_api_key
 from leadmarket.paging import Page, PageRequest, paginate
 from leadmarket.money import MINOR_DIGITS, from_minor, to_minor
@@ -76,7 +76,7 @@ def advertiser_view(advertiser: Advertiser) -> AdvertiserView:
                           currency=advertiser.currency, status=advertiser.status, created_at=advertiser.created_at)
 
 
-STATUSES = ("active", "paused")
+STATUSES = pausing.STATUSES
 
 
 def advertisers_page(session: Session, request: PageRequest) -> Page[Advertiser]:
@@ -87,14 +87,4 @@ def advertisers_page(session: Session, request: PageRequest) -> Page[Advertiser]
 
 def set_advertiser_status(session: Session, principal: Principal, advertiser_id: int, status: str) -> Advertiser:
     """Pause (no more sales, orders or store purchases) or reactivate an advertiser; audited."""
-    if status not in STATUSES:
-        raise InvalidInput.one("status", "must be active or paused")
-    with transaction(session):
-        changed = session.execute(update(Advertiser).where(Advertiser.id == advertiser_id).values(status=status)
-                                  .returning(Advertiser.id)).first()
-        if changed is None:
-            raise NotFound(f"advertiser {advertiser_id} not found")
-        audit.record(session, principal, "advertiser.status", "advertiser", advertiser_id, {"to": status})
-    advertiser = session.get(Advertiser, advertiser_id, populate_existing=True)
-    assert advertiser is not None
-    return advertiser
+    return pausing.set_status(session, principal, Advertiser, advertiser_id, status)

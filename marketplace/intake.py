@@ -15,7 +15,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from affiliates import attribution, postbacks
-from affiliates.models import Offer
+from affiliates.models import Affiliate, Offer
 from fraud.screen import screen_lead
 from leadmarket import idempotency
 from leadmarket.clock import utcnow
@@ -42,7 +42,7 @@ def submit_lead(session: Session, principal: Principal, submission: LeadSubmissi
     """Take one lead from an affiliate. When this returns, the lead and its outcome are committed."""
     if principal.affiliate_id is None:
         raise PermissionDenied("only affiliates post leads")
-    offer = _active_offer(session, submission.offer_id)
+    offer = active_offer(session, submission.offer_id, principal.affiliate_id)
     now = utcnow()
     valid = validate_submission(submission, offer.vertical, now)
     valid = attribution.attach_click(session, principal, offer, valid)  # 422 for another's click
@@ -117,13 +117,18 @@ def decide(session: Session, lead: Lead, offer: Offer, seller: Seller | None = N
     return (seller or distribute)(session, lead, offer)
 
 
-def _active_offer(session: Session, offer_id: int | None) -> Offer:
+def active_offer(session: Session, offer_id: int | None, affiliate_id: int) -> Offer:
+    """The offer a lead is posted to, read with the posting affiliate's status in one statement:
+    a paused offer is a 422 on `offer_id`, a paused affiliate is refused (403)."""
     if offer_id is None:
         raise InvalidInput.one("offer_id", "is required")
-    offer = session.get(Offer, offer_id) if 0 < offer_id <= MAX_ID else None
-    if offer is None or offer.status != "active":
+    row = session.execute(select(Offer, Affiliate.status).join(Affiliate, Affiliate.id == affiliate_id)
+                          .where(Offer.id == offer_id)).first() if 0 < offer_id <= MAX_ID else None
+    if row is not None and row[1] != "active":
+        raise PermissionDenied("this affiliate account is paused: leads are not accepted; ask the network")
+    if row is None or row[0].status != "active":
         raise InvalidInput.one("offer_id", "no active offer with this id")
-    return offer
+    return row[0]
 
 
 def _new_lead(principal: Principal, offer: Offer, valid: ValidLead, now: datetime) -> Lead:

@@ -209,7 +209,7 @@ def ping(session: Session, principal: Principal, request: PingRequest) -> PingAn
     if principal.affiliate_id is None:
         raise PermissionDenied("only affiliates ping leads")
     with transaction(session):
-        offer = _active_offer(session, request.offer_id)
+        offer = intake.active_offer(session, request.offer_id, principal.affiliate_id)
         if offer.kind == "targeted":
             raise InvalidInput.one("offer_id", "a targeted offer sells only to its advertiser: post to /api/v1/leads")
         vertical: Vertical = offer.vertical
@@ -255,14 +255,6 @@ def _judge_bid(answer: _Answer, currency: str) -> tuple[str, int | None, str | N
         return "error", None, "bid is not an amount such as \"12.50\""
     return ("bid", bid, None) if bid > 0 else ("no_bid", None, None)
 
-
-def _active_offer(session: Session, offer_id: int | None) -> Offer:
-    if offer_id is None:
-        raise InvalidInput.one("offer_id", "is required")
-    offer = session.get(Offer, offer_id) if 0 < offer_id <= intake.MAX_ID else None
-    if offer is None or offer.status != "active":
-        raise InvalidInput.one("offer_id", "no active offer with this id")
-    return offer
 
 
 def _valid_ping(request: PingRequest, vertical: Vertical) -> dict[str, Any]:

@@ -156,3 +156,16 @@ def test_admin_pages_refuse_other_roles_and_strangers(live_server, network, make
         assert httpx.get(live_server + path, cookies={"lm_session": cookie}).status_code == 403, path
         stranger = httpx.get(live_server + path)
         assert stranger.status_code == 303 and stranger.headers["location"].startswith("/login?next=")
+
+
+def test_a_paused_affiliate_cannot_post_leads_until_reactivated(page, client, network, make_user):
+    from tests.support import lead_body, post_lead
+
+    log_in(page, make_user("admin"))
+    page.goto("/admin/affiliates")
+    page.locator(f"tr[data-affiliate='{network.affiliate['id']}'] button", has_text="Pause").click()
+    assert "is now paused" in page.locator(".notice").inner_text()
+    refused = post_lead(client, network.affiliate["api_key"], lead_body(network.cpl_offer["id"]))
+    assert refused.status_code == 403 and "paused" in refused.json()["detail"]
+    page.locator(f"tr[data-affiliate='{network.affiliate['id']}'] button", has_text="Reactivate").click()
+    assert post_lead(client, network.affiliate["api_key"], lead_body(network.cpl_offer["id"])).status_code == 201
