@@ -253,3 +253,22 @@ def zone(name: str) -> ZoneInfo:
 def users_page(session: Session, request: PageRequest) -> Page[User]:
     return paginate(session, select(User), request, {"id": User.id, "email": User.email, "role": User.role,
                                                      "created_at": User.created_at}, "id")
+
+
+def ensure_user(session: Session, *, email: str, password: str, role: str, name: str = "",
+                advertiser_id: int | None = None, affiliate_id: int | None = None) -> User:
+    """Create the user, or give an existing one this password (and sign it out everywhere); for the
+    demo, which prints fresh log-ins on every run as it prints fresh keys."""
+    user = session.execute(select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+    if user is None:
+        return create_user(session, email=email, password=password, role=role, name=name,
+                           advertiser_id=advertiser_id, affiliate_id=affiliate_id)
+    problems = password_problems(password)
+    if problems:
+        raise InvalidInput([FieldError("password", reason) for reason in problems])
+    user.password_hash = _hasher.hash(password)
+    user.disabled_at = None
+    session.execute(update(PortalSession).where(PortalSession.user_id == user.id, PortalSession.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
+    session.flush()
+    return user

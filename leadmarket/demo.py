@@ -11,6 +11,7 @@ sold can move a little with the time of day).
 from __future__ import annotations
 
 import json
+import secrets
 import os
 import random
 from decimal import Decimal
@@ -29,6 +30,7 @@ from billing.schemas import CreditCreate
 from leadmarket import demo_people as people
 from leadmarket.clock import utcnow
 from leadmarket.db import session_scope, transaction
+from leadmarket import accounts
 from leadmarket.identity import Principal, Role, create_api_key
 from leadmarket.migrate import upgrade
 from leadmarket.money import from_minor
@@ -225,8 +227,9 @@ def run_demo(host: str, port: int, serve: bool, lead_count: int) -> None:
             click.echo(f"seeding a demo network with {lead_count} leads ...", err=True)
             seed_network(session, lead_count)
         keys = issue_demo_keys(session)
+        logins = issue_demo_logins(session)
         summary = _summary(session)
-    _print_welcome(settings, url, keys, summary)
+    _print_welcome(settings, url, keys, summary, logins)
     if serve:
         import uvicorn
 
@@ -322,6 +325,22 @@ def issue_demo_keys(session: Session) -> list[tuple[str, str]]:
     return keys
 
 
+def issue_demo_logins(session: Session) -> list[tuple[str, str, str]]:
+    """Portal log-ins for one user of each role, with a fresh password on every run: (role, e-mail,
+    password). The advertiser and affiliate are the demo's first ones."""
+    advertiser = next(a for a in list_advertisers(session) if a.email == ADVERTISERS[0]["email"])
+    affiliate = next(a for a in list_affiliates(session) if a.email == AFFILIATES[0]["email"])
+    logins = []
+    with transaction(session):
+        for role, owner in (("admin", {}), ("finance", {}), ("advertiser", {"advertiser_id": advertiser.id}),
+                            ("affiliate", {"affiliate_id": affiliate.id})):
+            password = secrets.token_urlsafe(12)
+            user = accounts.ensure_user(session, email=f"{role}@demo.leadmarket.dev", password=password, role=role,
+                                        name=f"Demo {role}", **owner)
+            logins.append((role, user.email, password))
+    return logins
+
+
 def example_lead(offer_id: int) -> dict[str, Any]:
     """A car-insurance lead for the printed curl example; a new person on every run."""
     rng = random.Random()
@@ -391,13 +410,16 @@ def _where(settings: Settings) -> str:
     return "the database at DATABASE_URL"
 
 
-def _print_welcome(settings: Settings, url: str, keys: list[tuple[str, str]], summary: dict[str, Any]) -> None:
+def _print_welcome(settings: Settings, url: str, keys: list[tuple[str, str]], summary: dict[str, Any],
+                   logins: list[tuple[str, str, str]]) -> None:
     lines = ["", f"Leadmarket demo: {url}",
              f"  API docs:  {url}/schema   (OpenAPI JSON at {url}/schema/openapi.json)",
              f"  database:  {_where(settings)}",
              f"  redis:     {'REDIS_URL' if settings.redis_url else 'none - tasks run in-process, counters in memory'}",
              "", "Keys (new on every run; send one as the X-API-Key header):"]
     lines += [f"  {label}: {raw}" for label, raw in keys]
+    lines += ["", f"Portal (log in at {url}/login; passwords are new on every run):"]
+    lines += [f"  {role} login: {email} / {password}" for role, email, password in logins]
     lines += ["", "Offers:"]
     car_offer = None
     for offer_id, name, vertical_id, kind, model, payout_minor, currency in summary["offers"]:

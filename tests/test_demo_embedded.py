@@ -255,6 +255,23 @@ def check_orders_and_spend(demo: RunningDemo) -> None:
     assert leads["total"] >= 300
 
 
+LOGIN_LINE = re.compile(r"^\s*(admin|finance|advertiser|affiliate) login: (\S+) / (\S+)$", re.M)
+
+
+def test_demo_prints_portal_logins_that_work(running_demo: RunningDemo):
+    logins = {role: (email, password) for role, email, password in LOGIN_LINE.findall(running_demo.printed.text)}
+    assert set(logins) == {"admin", "finance", "advertiser", "affiliate"}
+    for role, (email, password) in logins.items():
+        page = httpx.get(f"{running_demo.url}/login")
+        token = re.search(r"lm_csrf=([^;]+)", page.headers["set-cookie"]).group(1)
+        answer = httpx.post(f"{running_demo.url}/login", cookies={"lm_csrf": token},
+                            data={"email": email, "password": password, "_csrf_token": token})
+        assert answer.status_code == 303 and answer.headers["location"] == f"/{role}", (role, answer.text[:300])
+        session = re.search(r"lm_session=([^;]+)", answer.headers["set-cookie"]).group(1)
+        home = httpx.get(f"{running_demo.url}/{role}", cookies={"lm_session": session})
+        assert home.status_code == 200 and "Log out" in home.text, role
+
+
 def test_demo_without_serving_seeds_once_and_prints_fresh_keys(tmp_path: Path):
     def run() -> tuple[Printed, str]:
         done = subprocess.run(leadmarket("demo", "--no-serve", "--leads", "120"), cwd=tmp_path, env=embedded_env(),
