@@ -161,3 +161,20 @@ def test_user_create_command_makes_a_user_who_can_log_in(settings, db, network, 
         user = session.get(accounts.User, user_id)
         assert user.email == "ann@example.com" and user.advertiser_id == network.advertiser["id"]
         assert session.execute(select(AuditEvent).where(AuditEvent.action == "user.create")).scalar_one()
+
+
+def test_portal_pages_answer_503_when_the_database_is_unreachable(settings):
+    from dataclasses import replace
+
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+    from leadmarket.db import make_engine
+
+    dead = replace(settings, database_url="postgresql+psycopg://postgres@127.0.0.1:9/nowhere")
+    app = create_app(dead, engine=make_engine(dead.database_url))
+    with TestClient(app, base_url="https://testserver.local", raise_server_exceptions=False,
+                    cookies={"lm_session": "some-session"}) as http:
+        answer = http.get("/admin")
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+    assert "Try again shortly" in answer.text
