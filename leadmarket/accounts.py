@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, func, select, update
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from leadmarket import audit
@@ -240,10 +240,6 @@ def disable_user(session: Session, principal: Principal, user_id: int) -> None:
                     .values(revoked_at=utcnow()))
     audit.record(session, principal, "user.disable", "portal_user", user_id)
     session.commit()
-
-
-def user_count(session: Session) -> int:
-    return session.execute(select(func.count(User.id))).scalar_one()
 
 
 def zone(name: str) -> ZoneInfo:

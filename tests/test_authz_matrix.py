@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from billing.invoice_models import Invoice
