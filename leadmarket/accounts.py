@@ -7,7 +7,6 @@ portal's pages call the very services the API calls and see exactly what that ca
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
@@ -191,10 +190,6 @@ def principal_for_session(session: Session, token: str | None) -> Principal | No
     return None if row is None else row.principal()
 
 
-def csrf_matches(expected: str, given: str | None) -> bool:
-    return given is not None and hmac.compare_digest(expected, given)
-
-
 def log_out(session: Session, token: str | None) -> None:
     if not token:
         return
@@ -225,10 +220,6 @@ def set_time_zone(session: Session, principal: Principal, time_zone: str) -> Non
         raise InvalidInput.one("time_zone", "unknown time zone")
     session.execute(update(User).where(User.id == principal.user_id).values(time_zone=time_zone))
     session.commit()
-
-
-def list_users(session: Session) -> list[User]:
-    return list(session.execute(select(User).order_by(User.id)).scalars())
 
 
 def disable_user(session: Session, principal: Principal, user_id: int) -> None:
