@@ -34,6 +34,7 @@ from affiliates.cpa_models import (
     PostbackTemplate,
 )
 from affiliates.upserts import insert_for
+from leadmarket import outbound
 from leadmarket.celery_app import enqueue_swept
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
@@ -132,7 +133,7 @@ def send_test_postback(session: Session, principal: Principal, *, timeout: float
     status_code, error = None, None
     began = time.perf_counter()
     try:
-        with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False) as client:
+        with outbound.client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False) as client:
             status_code = client.get(url, headers={"User-Agent": "Leadmarket-Postback/1"}).status_code
     except httpx.HTTPError as exc:
         error = type(exc).__name__
@@ -213,7 +214,7 @@ def deliver(session: Session, postback_id: int) -> bool | None:
     status_code, error = None, None
     began = time.perf_counter()
     try:  # no transaction is open during the call
-        with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+        with outbound.client(timeout=TIMEOUT, follow_redirects=False) as client:
             status_code = client.get(url, headers={"User-Agent": "Leadmarket-Postback/1"}).status_code
     except httpx.HTTPError as exc:
         error = type(exc).__name__

@@ -70,6 +70,8 @@ class Settings:
     rate_limit_click_ip: int = 1200
     rate_limit_postback_ip: int = 6000
     # How long a rotated API key keeps working beside its successor (a request may ask for less).
+    # Buyer webhooks, ping-post buyers and postbacks may reach private addresses (leadmarket/outbound.py).
+    allow_private_callbacks: bool = False
     api_key_rotation_grace_seconds: int = 86400
 
     @property
@@ -121,6 +123,7 @@ class Settings:
             rate_limit_click_ip=int(env.get("LEADMARKET_RATE_LIMIT_CLICK_IP", "1200")),
             rate_limit_postback_ip=int(env.get("LEADMARKET_RATE_LIMIT_POSTBACK_IP", "6000")),
             api_key_rotation_grace_seconds=int(env.get("LEADMARKET_API_KEY_ROTATION_GRACE_SECONDS", "86400")),
+            allow_private_callbacks=env.get("LEADMARKET_ALLOW_PRIVATE_CALLBACKS", "") in ("1", "true", "yes"),
         )
 
 

@@ -25,6 +25,7 @@ import msgspec
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from leadmarket import outbound
 from leadmarket.celery_app import enqueue_swept
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
@@ -168,7 +169,7 @@ def post_signed(claimed: Claimed, *, timeout: float = TIMEOUT_SECONDS, delivery_
     began = time.perf_counter()
     status_code, error = None, None
     try:
-        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
+        with outbound.client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
             status_code = client.post(claimed.url, content=claimed.body, headers=headers).status_code
     except httpx.TimeoutException:
         error = "timeout"

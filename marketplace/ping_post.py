@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from affiliates import postbacks
 from affiliates.models import Offer
+from leadmarket import outbound
 from leadmarket import audit
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
@@ -186,7 +187,7 @@ def _call_all(targets: Sequence[_Target], payload: dict[str, Any]) -> list[_Answ
     if not targets:
         return []
     pool = ThreadPoolExecutor(max_workers=min(MAX_BUYERS, len(targets)), thread_name_prefix="ping")
-    client = httpx.Client(follow_redirects=False)
+    client = outbound.client(follow_redirects=False)
     started = time.monotonic()
     try:
         futures = [pool.submit(_call, client, target, payload) for target in targets]

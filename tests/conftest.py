@@ -22,6 +22,10 @@ from tests.support import Network, build_network
 
 pytest_plugins = ["tests.portal_fixtures"]
 
+# Buyers, ping-post buyers and postback receivers in tests are servers on 127.0.0.1; processes the
+# tests start (server, worker, demo) inherit this too. tests/test_outbound.py checks the default.
+os.environ["LEADMARKET_ALLOW_PRIVATE_CALLBACKS"] = "1"
+
 PG_SERVER = os.environ.get("LEADMARKET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("LEADMARKET_TEST_REDIS", "redis://127.0.0.1:6379/11")
 
@@ -50,7 +54,8 @@ def database_url() -> Iterator[str]:
 def settings(database_url: str) -> Settings:
     settings = Settings(database_url=database_url, redis_url=REDIS_URL, secret_key="test-secret-key",
                         public_base_url="http://testserver", redis_prefix=f"lmtest:{secrets.token_hex(4)}:",
-                        tasks_eager=True)  # tasks run in-process, through their real code
+                        tasks_eager=True,  # tasks run in-process, through their real code
+                        allow_private_callbacks=True)
     configure(settings)
     configure_celery(settings)
     return settings
