@@ -40,6 +40,7 @@ from billing.models import ADVERTISER_CASH, STRIPE_CLEARING, LedgerAccount, Ledg
 from leadmarket import audit
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
+from leadmarket.paging import limit_offset_errors
 from leadmarket.errors import FieldError, InvalidInput, NotFound
 from leadmarket.identity import STAFF_ROLES, Principal
 from leadmarket.money import from_minor
@@ -440,10 +441,7 @@ def list_invoices(session: Session, principal: Principal, *, advertiser_id: int 
         errors.append(FieldError("period", "must be a month as YYYY-MM"))
     if status is not None and status not in INVOICE_STATUSES:
         errors.append(FieldError("status", f"must be one of {', '.join(INVOICE_STATUSES)}"))
-    if not 1 <= limit <= MAX_PAGE:
-        errors.append(FieldError("limit", f"must be between 1 and {MAX_PAGE}"))
-    if offset < 0:
-        errors.append(FieldError("offset", "must not be negative"))
+    errors += limit_offset_errors(limit, offset, MAX_PAGE)
     if errors:
         raise InvalidInput(errors)
     query = invoices_visible_to(principal)

@@ -29,6 +29,7 @@ from billing.payout_schemas import PayoutNote, PayoutPage, PayoutPay, PayoutView
 from leadmarket import audit
 from leadmarket.clock import utcnow
 from leadmarket.db import transaction
+from leadmarket.paging import limit_offset_errors
 from leadmarket.errors import FieldError, InvalidInput, NotFound
 from leadmarket.identity import STAFF_ROLES, Principal
 from leadmarket.money import from_minor
@@ -58,10 +59,7 @@ def list_payouts(session: Session, principal: Principal, *, status: str | None =
     errors = []
     if status is not None and status not in STATUSES:
         errors.append(FieldError("status", f"must be one of {', '.join(STATUSES)}"))
-    if not 1 <= limit <= MAX_PAGE:
-        errors.append(FieldError("limit", f"must be between 1 and {MAX_PAGE}"))
-    if offset < 0:
-        errors.append(FieldError("offset", "must not be negative"))
+    errors += limit_offset_errors(limit, offset, MAX_PAGE)
     if errors:
         raise InvalidInput(errors)
     query = payouts_visible_to(principal)

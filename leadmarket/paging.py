@@ -10,6 +10,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from leadmarket.errors import FieldError
+
 T = TypeVar("T")
 MAX_PER_PAGE = 200
 
@@ -61,6 +63,16 @@ class Page(Generic[T]):
     @property
     def last_index(self) -> int:
         return min(self.total, self.request.page * self.request.per_page)
+
+
+def limit_offset_errors(limit: int, offset: int, max_limit: int) -> list[FieldError]:
+    """The API's `limit`/`offset` paging, checked the same way for every list that offers it."""
+    errors = []
+    if not 1 <= limit <= max_limit:
+        errors.append(FieldError("limit", f"must be between 1 and {max_limit}"))
+    if offset < 0:
+        errors.append(FieldError("offset", "must not be negative"))
+    return errors
 
 
 def paginate(session: Session, query: Select[Any], request: PageRequest,

@@ -305,7 +305,9 @@ _decode = msgspec.json.Decoder()
 
 
 @dataclass(slots=True)
-class _OrderRow:
+class OrderRow:
+    """An order as the matcher reads it (also built by hand for a what-if count: order_reach)."""
+
     id: int
     advertiser_id: int
     price_minor: int
@@ -321,10 +323,10 @@ class _OrderRow:
     schedule_slots: list[int] | None
 
 
-def _order_row(row: Any) -> _OrderRow:
+def _order_row(row: Any) -> OrderRow:
     values = list(row)
     decoded = [None if raw is None else _decode.decode(raw) for raw in values[7:]]
-    return _OrderRow(*values[:7], *decoded)
+    return OrderRow(*values[:7], *decoded)
 
 
 _books: dict[tuple[str, int], OrderBook] = {}

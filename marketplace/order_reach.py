@@ -22,7 +22,7 @@ from leadmarket.clock import utcnow
 from leadmarket.errors import InvalidInput, PermissionDenied
 from leadmarket.identity import Principal
 from marketplace import orders
-from marketplace.matching import TEMPERATURE_RANK, compile_book
+from marketplace.matching import TEMPERATURE_RANK, OrderRow, compile_book
 from marketplace.models import LEAD_CONTACT_PURPOSE, POSTAL_PREFIX, Lead, Vertical
 from marketplace.order_schemas import OrderFilters, OrderSchedule
 
@@ -40,23 +40,6 @@ class OrderReach(msgspec.Struct):
     matched: int
     recent: int  # leads of the vertical in the window that passed the screen
     at_least: bool  # more than SCAN_LIMIT candidates: `matched` counts the newest SCAN_LIMIT only
-
-
-@dataclass(frozen=True, slots=True)
-class _OrderShape:
-    id: int
-    advertiser_id: int
-    price_minor: int
-    exclusive: bool
-    time_zone: str
-    min_temperature: str | None
-    max_fraud_score: int | None
-    countries: list[str]
-    regions: list[str]
-    postal_prefixes: list[str]
-    ranges: dict[str, Any]
-    choices: dict[str, Any]
-    schedule_slots: list[int] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +65,7 @@ def count_recent_matches(session: Session, principal: Principal, vertical_slug: 
     if vertical is None:
         raise InvalidInput.one("vertical", f"no vertical with slug {vertical_slug!r}")
     columns = orders.check_targeting(vertical, filters, schedule, time_zone)
-    shape = _OrderShape(id=0, advertiser_id=principal.advertiser_id, price_minor=0, exclusive=False,
+    shape = OrderRow(id=0, advertiser_id=principal.advertiser_id, price_minor=0, exclusive=False,
                         time_zone=columns["time_zone"], min_temperature=columns["min_temperature"],
                         max_fraud_score=columns["max_fraud_score"], countries=columns["countries"],
                         regions=columns["regions"], postal_prefixes=columns["postal_prefixes"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app
 from leadmarket.celery_app import configure_celery
 from leadmarket.db import make_engine
+from leadmarket.logging import RequestIdFilter, configure_logging
 from leadmarket.migrate import upgrade
 from leadmarket.registry import metadata
 from leadmarket.settings import Settings, configure
@@ -109,3 +112,17 @@ def client(settings: Settings, engine: Engine, db: sessionmaker[Session]) -> Ite
 def network(client: TestClient, db: sessionmaker[Session]) -> Network:
     """A small network built through the admin API: one vertical, two affiliates, offers."""
     return build_network(client, db)
+
+
+@pytest.fixture
+def app_log() -> Iterator[io.StringIO]:
+    """What the app's own log handler writes (request ids included), as an operator reads it."""
+    configure_logging()
+    handler = next(h for h in logging.getLogger("leadmarket").handlers
+                   if any(isinstance(f, RequestIdFilter) for f in h.filters))
+    stream = io.StringIO()
+    previous = handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        yield stream
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]

@@ -7,7 +7,6 @@ Every test that uses `page` leaves a screenshot of its last screen in tests/arti
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,18 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from leadmarket import accounts
 from leadmarket.db import transaction
 from leadmarket.settings import Settings
+from tests.ports import free_port
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
 PASSWORD = "correct horse battery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import pytest
 from leadmarket.demo import ADVERTISERS, OPENING_BALANCE_NOTE
 from leadmarket.identity import digest
 from tests.support import lead_body
+from tests.ports import free_port
 
 pytestmark = pytest.mark.embedded
 
@@ -49,12 +49,6 @@ def embedded_env() -> dict[str, str]:
 
 def leadmarket(*args: str) -> list[str]:
     return [sys.executable, "-m", "leadmarket.cli", *args]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -4,8 +4,6 @@ Retry-After and RateLimit-* headers; exact under concurrency; Redis down lets tr
 from __future__ import annotations
 
 import asyncio
-import io
-import logging
 import re
 import secrets
 import time
@@ -19,7 +17,6 @@ from litestar.testing import TestClient
 from affiliates import clicks
 from api.app import create_app
 from leadmarket.celery_app import configure_celery
-from leadmarket.logging import RequestIdFilter, configure_logging
 from leadmarket.ratelimit import RateLimiter
 from leadmarket.settings import Settings, configure
 from tests.support import problem
@@ -147,19 +144,6 @@ def test_without_redis_each_process_counts_in_memory(limited, network):
     client, _ = limited(redis_url=None)
     statuses = [client.get("/api/v1/offers", headers=network.affiliate_headers()).status_code for _ in range(6)]
     assert statuses == [200] * 5 + [429]
-
-
-@pytest.fixture
-def app_log() -> Iterator[io.StringIO]:
-    configure_logging()
-    handler = next(h for h in logging.getLogger("leadmarket").handlers
-                   if any(isinstance(f, RequestIdFilter) for f in h.filters))
-    stream = io.StringIO()
-    previous = handler.setStream(stream)  # type: ignore[attr-defined]
-    try:
-        yield stream
-    finally:
-        handler.setStream(previous)  # type: ignore[attr-defined]
 
 
 def test_redis_down_lets_traffic_through_and_logs_once(limited, network, app_log):

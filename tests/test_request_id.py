@@ -3,32 +3,15 @@ log line written while the request runs, in the event loop and in worker threads
 
 from __future__ import annotations
 
-import io
 import logging
 import re
-from collections.abc import Iterator
 
 import pytest
 
-from leadmarket.logging import RequestIdFilter, configure_logging
 from tests.fraud_helpers import settings_changed
 from tests.test_fraud_velocity import closed_port
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """What the app's own log handler writes, as an operator reads it."""
-    configure_logging()
-    handler = next(h for h in logging.getLogger("leadmarket").handlers
-                   if any(isinstance(f, RequestIdFilter) for f in h.filters))
-    stream = io.StringIO()
-    previous = handler.setStream(stream)  # type: ignore[attr-defined]
-    try:
-        yield stream
-    finally:
-        handler.setStream(previous)  # type: ignore[attr-defined]
 
 
 def test_every_kind_of_answer_carries_a_request_id(client, network):
@@ -63,7 +46,7 @@ def test_an_insane_client_id_is_replaced(client, sent):
     assert GENERATED.fullmatch(answer.headers["x-request-id"])
 
 
-def test_log_lines_written_in_a_worker_thread_carry_the_request_id(client, network, settings, log_lines):
+def test_log_lines_written_in_a_worker_thread_carry_the_request_id(client, network, settings, app_log):
     """Sync handlers run in Litestar's thread pool; with Redis gone, creating a tracking link logs
     that its target could not be cached, and that line names the request it belongs to."""
     with settings_changed(settings, redis_url=f"redis://127.0.0.1:{closed_port()}/0"):
@@ -71,12 +54,12 @@ def test_log_lines_written_in_a_worker_thread_carry_the_request_id(client, netwo
                                                                 "X-Request-ID": "trace-link-1"},
                              json={"offer_id": network.cpl_offer["id"]})
     assert answer.status_code == 201 and answer.headers["x-request-id"] == "trace-link-1"
-    lines = [line for line in log_lines.getvalue().splitlines() if "leadmarket.tracking" in line]
-    assert lines and all("[trace-link-1] could not cache link target" in line for line in lines), log_lines.getvalue()
+    lines = [line for line in app_log.getvalue().splitlines() if "leadmarket.tracking" in line]
+    assert lines and all("[trace-link-1] could not cache link target" in line for line in lines), app_log.getvalue()
 
 
-def test_log_lines_outside_a_request_say_so(log_lines):
+def test_log_lines_outside_a_request_say_so(app_log):
     logging.getLogger("leadmarket.test").warning("a worker's line")
-    (line,) = log_lines.getvalue().splitlines()
+    (line,) = app_log.getvalue().splitlines()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ WARNING leadmarket\.test \[-\] a worker's line", line)
 

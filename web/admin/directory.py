@@ -18,7 +18,7 @@ from api.deps import Caller, DbSession
 from leadmarket.errors import Conflict, FieldError, InvalidInput
 from marketplace import advertisers, verticals
 from marketplace.schemas import AdvertiserCreate, FieldSpec, VerticalCreate
-from web.admin.common import Order, PageNo, PerPage, Sort, paging
+from web.paging import Order, PageNo, PerPage, Sort, paging
 from web.forms import FormBody, FormState, optional_decimal, optional_int, text
 from web.render import go, page
 

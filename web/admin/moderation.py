@@ -13,7 +13,7 @@ from fraud import blocklists, review
 from fraud.models import BLOCKLIST_KINDS
 from fraud.schemas import BlocklistCreate
 from leadmarket.errors import Conflict, FieldError, InvalidInput
-from web.admin.common import Order, PageNo, PerPage, Sort, paging
+from web.paging import Order, PageNo, PerPage, Sort, paging
 from web.forms import FormBody, FormState, optional_int, text
 from web.render import go, page
 

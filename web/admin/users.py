@@ -13,7 +13,7 @@ from api.deps import Caller, DbSession
 from leadmarket import accounts
 from leadmarket.errors import FieldError, InvalidInput
 from marketplace import advertisers
-from web.admin.common import Order, PageNo, PerPage, Sort, paging
+from web.paging import Order, PageNo, PerPage, Sort, paging
 from web.forms import FormBody, FormState, optional_int, text
 from web.render import go, page
 

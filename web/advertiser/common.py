@@ -5,22 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated
 
-from litestar.params import QueryParameter
 
 from leadmarket.errors import FieldError, InvalidInput
-from leadmarket.paging import PageRequest
+from web.paging import Order, PageNo, PerPage, Sort, paging  # noqa: F401  (the section's pages import them from here)
 
-PageNo = Annotated[int | None, QueryParameter(name="page", required=False)]
-PerPage = Annotated[int | None, QueryParameter(name="per_page", required=False)]
-Sort = Annotated[str | None, QueryParameter(name="sort", required=False)]
-Order = Annotated[str | None, QueryParameter(name="order", required=False)]
 _INDEX = re.compile(r"\[(\d+)\]")
-
-
-def paging(page: int | None, per_page: int | None, sort: str | None, order: str | None) -> PageRequest:
-    return PageRequest.of(page or 1, per_page or 25, sort, order)
 
 
 def without_indexes(exc: InvalidInput, items: Callable[[str], list[str]] | None = None) -> InvalidInput:

@@ -10,19 +10,11 @@ from urllib.parse import urlencode
 from litestar.params import QueryParameter
 
 from leadmarket.errors import FieldError
-from leadmarket.paging import PageRequest
 from web.forms import text
+from web.paging import Order, PageNo, PerPage, Sort, paging  # noqa: F401  (the section's pages import them from here)
 
-PageNo = Annotated[int | None, QueryParameter(name="page", required=False, ge=1, le=1_000_000)]
-PerPage = Annotated[int | None, QueryParameter(name="per_page", required=False, ge=1, le=200)]
-Sort = Annotated[str | None, QueryParameter(name="sort", required=False, max_length=40)]
-Order = Annotated[str | None, QueryParameter(name="order", required=False, max_length=4)]
 From = Annotated[str | None, QueryParameter(name="from", required=False, max_length=40)]
 To = Annotated[str | None, QueryParameter(name="to", required=False, max_length=40)]
-
-
-def paging(page: int | None, per_page: int | None, sort: str | None, order: str | None) -> PageRequest:
-    return PageRequest.of(page or 1, per_page or 25, sort, order)
 
 
 def optional_date(values: dict[str, Any], name: str, errors: list[FieldError]) -> date | None:

@@ -5,26 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from litestar.params import QueryParameter
 
 from leadmarket.accounts import zone
 from leadmarket.errors import FieldError
 from leadmarket.paging import Page, PageRequest
 from web.forms import text
+from web.paging import Order, PageNo, PerPage, Sort, paging  # noqa: F401  (the section's pages import them from here)
 
 T = TypeVar("T")
 
-PageNo = Annotated[int | None, QueryParameter(name="page", required=False)]
-PerPage = Annotated[int | None, QueryParameter(name="per_page", required=False)]
-Sort = Annotated[str | None, QueryParameter(name="sort", required=False)]
-Order = Annotated[str | None, QueryParameter(name="order", required=False)]
-
-
-def paging(page: int | None, per_page: int | None, sort: str | None, order: str | None) -> PageRequest:
-    return PageRequest.of(page or 1, per_page or 25, sort, order)
 
 
 def extra_args(**filters: Any) -> str:
