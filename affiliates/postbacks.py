@@ -148,20 +148,33 @@ def send_test_postback(session: Session, principal: Principal, *, timeout: float
 
 def _queue(session: Session, affiliate_id: int, event: str, subject: str, values: dict[str, str],
            lead_id: int | None, conversion_id: int | None) -> None:
-    # Core on the session's connection: read on every lead, where the ORM's get would cost more than the query
-    template = session.connection().execute(
-        select(PostbackTemplate.url_template, PostbackTemplate.events)
-        .where(PostbackTemplate.affiliate_id == affiliate_id)).one_or_none()
-    if template is None or event not in template.events:
+    _queue_many(session, [(affiliate_id, event, subject, values, lead_id, conversion_id)])
+
+
+# (affiliate id, event, subject, macro values, lead id, conversion id)
+PostbackEvent = tuple[int, str, str, dict[str, str], int | None, int | None]
+
+
+def _queue_many(session: Session, events: list[PostbackEvent]) -> None:
+    """Write the postbacks of `events` whose affiliates asked for them: one read of the templates
+    and one INSERT, whatever the number (Core on the session's connection: read on every lead,
+    where the ORM would cost more than the statements)."""
+    if not events:
         return
-    stmt = insert_for(session, Postback).values(
-        affiliate_id=affiliate_id, event=event, subject=subject, lead_id=lead_id, conversion_id=conversion_id,
-        url=render(template.url_template, {**values, "event": event}), status="pending", attempts=0,
-        created_at=utcnow())
-    postback_id = session.execute(stmt.on_conflict_do_nothing(index_elements=["subject"])
-                                  .returning(Postback.id)).scalar_one_or_none()
-    if postback_id is not None:
-        session.info.setdefault(_QUEUED, []).append(postback_id)
+    templates = {row.affiliate_id: row for row in session.connection().execute(
+        select(PostbackTemplate.affiliate_id, PostbackTemplate.url_template, PostbackTemplate.events)
+        .where(PostbackTemplate.affiliate_id.in_(sorted({event[0] for event in events}))))}
+    now = utcnow()
+    rows = [{"affiliate_id": affiliate_id, "event": event, "subject": subject, "lead_id": lead_id,
+             "conversion_id": conversion_id, "url": render(template.url_template, {**values, "event": event}),
+             "status": "pending", "attempts": 0, "created_at": now}
+            for affiliate_id, event, subject, values, lead_id, conversion_id in events
+            if (template := templates.get(affiliate_id)) is not None and event in template.events]
+    if not rows:
+        return
+    stmt = insert_for(session, Postback).on_conflict_do_nothing(index_elements=["subject"]).returning(Postback.id)
+    queued = session.connection().execute(stmt, rows).scalars().all()
+    session.info.setdefault(_QUEUED, []).extend(queued)
 
 
 def _money(minor: int, currency: str) -> str:
@@ -170,13 +183,21 @@ def _money(minor: int, currency: str) -> str:
 
 def queue_lead_event(session: Session, lead: Lead, event: str | None = None) -> None:
     """Write the postback for a lead's outcome (accepted, sold, rejected) or `event` (lead_returned)."""
-    event = event or LEAD_EVENTS.get(lead.status)
-    if event is None:
-        return
-    values = {"click_id": lead.click_id or "", "lead_id": str(lead.id), "offer_id": str(lead.offer_id),
-              "status": lead.status if event != "lead_returned" else "returned", "reason": lead.reason or "",
-              "payout": _money(lead.payout_minor, lead.currency), "currency": lead.currency, **lead.sub_ids}
-    _queue(session, lead.affiliate_id, event, f"{event}:lead:{lead.id}", values, lead.id, None)
+    queue_lead_events(session, [lead], event)
+
+
+def queue_lead_events(session: Session, leads: list[Lead], event: str | None = None) -> None:
+    """`queue_lead_event` for several leads (intake's batches) in one round trip or two."""
+    events: list[PostbackEvent] = []
+    for lead in leads:
+        lead_event = event or LEAD_EVENTS.get(lead.status)
+        if lead_event is None:
+            continue
+        values = {"click_id": lead.click_id or "", "lead_id": str(lead.id), "offer_id": str(lead.offer_id),
+                  "status": lead.status if lead_event != "lead_returned" else "returned", "reason": lead.reason or "",
+                  "payout": _money(lead.payout_minor, lead.currency), "currency": lead.currency, **lead.sub_ids}
+        events.append((lead.affiliate_id, lead_event, f"{lead_event}:lead:{lead.id}", values, lead.id, None))
+    _queue_many(session, events)
 
 
 def queue_conversion_event(session: Session, conversion: Conversion) -> None:

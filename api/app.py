@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -44,10 +46,12 @@ from leadmarket.logging import configure_logging
 from leadmarket.ratelimit import RateLimiter, RateLimitMiddleware
 from leadmarket.request_id import RequestIdMiddleware
 from leadmarket.settings import Settings, configure
+from marketplace.batching import IntakeBatcher
 from web.pages import home
 from web.portal import portal_csrf, portal_routers
 from web.render import configure_templates
 
+SYNC_THREADS = 40
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 
 
@@ -65,12 +69,21 @@ async def provide_session(state: State) -> AsyncIterator[Session]:
             session.close()
 
 
+def size_thread_pool() -> None:
+    """Sync handlers run on the event loop's default executor, which Python sizes by the CPU count
+    (six threads on two cores): too few for handlers that mostly wait on the database. Give it as
+    many threads as anyio's default limiter gives `to_thread` (the rest of the app's thread hops)."""
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=SYNC_THREADS, thread_name_prefix="leadmarket-sync"))
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Litestar:
     settings = configure(settings or Settings.from_env())
     configure_logging()
     configure_celery(settings)
     engine = engine or shared_engine(settings.database_url)
-    state = State({"settings": settings, "engine": engine, "sessions": make_sessionmaker(engine)})
+    sessions = make_sessionmaker(engine)
+    state = State({"settings": settings, "engine": engine, "sessions": sessions, "intake": IntakeBatcher(sessions)})
     limiter = RateLimiter(settings)
     app = Litestar(
         route_handlers=[healthz, home, VerticalController, AdvertiserController, AffiliateController,
@@ -92,6 +105,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         csrf_config=portal_csrf(settings),
         request_max_body_size=settings.max_body_bytes,
         state=state,
+        on_startup=[size_thread_pool],
         debug=False,
     )
     declare_rate_limits(app, limiter)  # 429 in the OpenAPI document of every limited route

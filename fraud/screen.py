@@ -1,6 +1,6 @@
 """The fraud screen's entry point: a score 0-100, reason codes and a verdict for one lead.
 
-Intake calls `screen_lead` for every lead that is not an exact duplicate, inside its
+Intake calls `screen_leads` for every lead that is not a duplicate, a batch at a time, inside its
 transaction. The rules (fraud/rules/: contact, jokers, bots, blocklists, geo, velocity, clicks) each
 give signals — a reason code and its points; the score is their sum, capped at 100 (a code
 counts once, at its highest weight). The vertical's thresholds, or the offer's overrides,
@@ -44,34 +44,44 @@ def combine(signals: list[Signal]) -> tuple[int, list[str]]:
     return score, sorted(best, key=lambda code: (-best[code], code))
 
 
-def signals_for(session: Session, lead: Lead, lines: thresholds.Thresholds, settings: Settings,
-                now: datetime) -> list[Signal]:
-    return [
+def signals_for_many(session: Session, leads: list[tuple[Lead, thresholds.Thresholds]], settings: Settings,
+                     now: datetime) -> list[list[Signal]]:
+    """Each lead's signals; the rules that look something up (blocklists, velocity) do it once for all."""
+    listed = blocklists.check_many(session, [lead for lead, _ in leads])
+    counted = velocity.check_many([lead for lead, _ in leads], settings, now)
+    return [[
         *contact.check(lead),
         *jokers.check(lead),
         # A browser's traces (form time, user agent, consent wording); a phone call leaves none.
         *([] if lead.source == "call" else bots.check(
             lead, min_form_seconds=lines.min_form_seconds,
             consent_max_age=timedelta(hours=settings.consent_max_age_hours))),
-        *blocklists.check(session, lead),
+        *listed[index],
         *geo.check(lead, settings),
-        *velocity.check(lead, settings, now),
+        *counted[index],
         *clicks.check(lead, min_seconds=settings.click_min_seconds,
                       max_age=timedelta(days=settings.click_max_age_days)),
-    ]
+    ] for index, (lead, lines) in enumerate(leads)]
 
 
-def screen_lead(session: Session, lead: Lead, offer: Offer, *, now: datetime | None = None,
-                settings: Settings | None = None) -> Screening:
-    """Screen and classify `lead` (flushed, in the caller's transaction) and write the results on it."""
+def screen_leads(session: Session, leads: list[tuple[Lead, Offer]], *, now: datetime | None = None,
+                 settings: Settings | None = None) -> list[Screening]:
+    """Screen and classify each lead (flushed, in the caller's transaction) with its offer, and write
+    the results on it. Intake's batches share one `created_at` (the counters count them all at the
+    first lead's time)."""
+    if not leads:
+        return []
     settings = settings or current_settings()
-    now = now or lead.created_at
-    vertical = offer.vertical
-    lines = thresholds.effective(vertical, offer, settings)
-    score, reasons = combine(signals_for(session, lead, lines, settings, now))
-    verdict: Verdict = lines.verdict(score)  # type: ignore[assignment]
-    grade = quality.classify(lead, vertical, now)
-    lead.fraud_score, lead.fraud_reasons = score, reasons
-    lead.temperature, lead.targeted = grade.temperature, grade.targeted
-    return Screening(score=score, reasons=reasons, verdict=verdict, temperature=grade.temperature,
-                     targeted=grade.targeted)
+    lines = [thresholds.effective(offer.vertical, offer, settings) for _, offer in leads]
+    signals = signals_for_many(session, [(lead, line) for (lead, _), line in zip(leads, lines, strict=True)],
+                               settings, now or leads[0][0].created_at)
+    screenings = []
+    for (lead, offer), line, lead_signals in zip(leads, lines, signals, strict=True):
+        score, reasons = combine(lead_signals)
+        verdict: Verdict = line.verdict(score)  # type: ignore[assignment]
+        grade = quality.classify(lead, offer.vertical, now or lead.created_at)
+        lead.fraud_score, lead.fraud_reasons = score, reasons
+        lead.temperature, lead.targeted = grade.temperature, grade.targeted
+        screenings.append(Screening(score=score, reasons=reasons, verdict=verdict, temperature=grade.temperature,
+                                    targeted=grade.targeted))
+    return screenings

@@ -46,24 +46,35 @@ class MemoryWindows:
 class RedisWindows:
     """A sorted set per key: members are hits, scores their times; old hits are trimmed."""
 
+    # KEYS: the windows; ARGV: now, a member prefix unique to the call, then per key the oldest
+    # time still inside its window and its expiry in seconds. Answers each key's count, hit included.
+    HIT = """
+    local counts = {}
+    for i, key in ipairs(KEYS) do
+        redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1 + 2 * i])
+        redis.call('ZADD', key, ARGV[1], ARGV[2] .. i)
+        counts[i] = redis.call('ZCARD', key)
+        redis.call('EXPIRE', key, ARGV[2 + 2 * i])
+    end
+    return counts
+    """
+
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self._client = client
         self._prefix = prefix + "win:"
+        self._hit_script = client.register_script(self.HIT)
 
     def hit(self, key: str, window_seconds: float, now: float) -> int:
         return self.hit_many([(key, window_seconds)], now)[0]
 
     def hit_many(self, hits: list[tuple[str, float]], now: float) -> list[int]:
-        """All the hits in one MULTI/EXEC: one round trip, whatever their number."""
-        pipe = self._client.pipeline(transaction=True)
-        for key, window_seconds in hits:
-            name = self._prefix + key
-            pipe.zremrangebyscore(name, "-inf", now - window_seconds)
-            pipe.zadd(name, {f"{now:.6f}:{secrets.token_hex(4)}": now})
-            pipe.zcard(name)
-            pipe.expire(name, int(window_seconds) + 1)
-        replies = pipe.execute()
-        return [int(replies[4 * i + 2]) for i in range(len(hits))]
+        """All the hits in one script call: one round trip and one command to encode, whatever
+        their number (a script runs atomically, as MULTI/EXEC would)."""
+        member = f"{now:.6f}:{secrets.token_hex(4)}:"
+        args: list[str | float] = [now, member]
+        for _, window_seconds in hits:
+            args += [now - window_seconds, int(window_seconds) + 1]
+        return [int(n) for n in self._hit_script(keys=[self._prefix + key for key, _ in hits], args=args)]
 
     def count_many(self, keys: list[tuple[str, float]], now: float) -> list[int]:
         pipe = self._client.pipeline(transaction=False)

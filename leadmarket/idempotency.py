@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, UniqueConstraint, delete, select, update
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint, bindparam, delete, select, tuple_, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from leadmarket import crypto
 from leadmarket.clock import utcnow
 from leadmarket.db import Base, JSONType, UTCDateTime, transaction
 from leadmarket.errors import Conflict, FieldError, InvalidInput
-from leadmarket.upsert import insert_ignoring_conflict
+from leadmarket.upsert import insert_ignoring_conflicts
 
 MAX_KEY_LENGTH = 200
 
@@ -66,35 +66,50 @@ def check_key(key: str) -> None:
         raise InvalidInput([FieldError("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} printable characters")])
 
 
-def claim(session: Session, scope: str, key: str, body_hash: str) -> Claim | Replay:
-    """Bind `key` to this request inside the caller's transaction.
-
-    Returns the claim to complete later, or the first answer when the same request was
-    already done. A concurrent twin blocks on the unique index until the first commits.
-    """
-    check_key(key)
-    record_id = insert_ignoring_conflict(
+def claim_many(session: Session, requests: list[tuple[str, str, str]]) -> list[Claim | Replay | Conflict]:
+    """Bind each (scope, key, body hash) to its request inside the caller's transaction; answered in
+    order with its claim (to complete later), the first answer when the same request was already
+    done, or a conflict — returned, not raised, so the others go on. One INSERT, and one SELECT
+    when some keys were already used; a concurrent twin blocks on the unique index until the first
+    commits. The (scope, key) pairs must be distinct and checked (`check_key`); rows go in in key
+    order, so two batches sharing keys lock them in one order."""
+    if not requests:
+        return []
+    now = utcnow()
+    rows = sorted(requests)
+    inserted = insert_ignoring_conflicts(
         session, IdempotencyRecord,
-        {"scope": scope, "key": key, "request_hash": body_hash, "created_at": utcnow()},
-        conflict_columns=["scope", "key"], returning=IdempotencyRecord.id,
-    )
-    if record_id is not None:
-        return Claim(record_id)
-    existing = session.execute(
-        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-    ).scalar_one()
+        [{"scope": scope, "key": key, "request_hash": body_hash, "created_at": now} for scope, key, body_hash in rows],
+        conflict_columns=["scope", "key"], returning=[IdempotencyRecord.scope, IdempotencyRecord.key,
+                                                      IdempotencyRecord.id])
+    claimed = {(scope, key): record_id for scope, key, record_id in inserted}
+    taken = [(scope, key) for scope, key, _ in requests if (scope, key) not in claimed]
+    existing: dict[tuple[str, str], Any] = {}
+    if taken:
+        existing = {(record.scope, record.key): record for record in session.execute(
+            select(IdempotencyRecord.scope, IdempotencyRecord.key, IdempotencyRecord.request_hash,
+                   IdempotencyRecord.response_status, IdempotencyRecord.response_body)
+            .where(tuple_(IdempotencyRecord.scope, IdempotencyRecord.key).in_(taken)))}
+    return [Claim(claimed[(scope, key)]) if (scope, key) in claimed
+            else _replay(existing[(scope, key)], body_hash) for scope, key, body_hash in requests]
+
+
+def _replay(existing: Any, body_hash: str) -> Replay | Conflict:
     if existing.request_hash != body_hash:
-        raise IdempotencyKeyReused()
+        return IdempotencyKeyReused()
     if existing.response_status is None:
-        raise Conflict("a request with this Idempotency-Key is still in progress")
+        return Conflict("a request with this Idempotency-Key is still in progress")
     return Replay(existing.response_status, existing.response_body or {})
 
 
-def complete(session: Session, claim: Claim, status: int, body: dict[str, Any]) -> None:
-    """Store the answer with the claim, in the same transaction as the work (a Core UPDATE: no ORM
-    object to track and flush on the hot path)."""
-    session.connection().execute(update(IdempotencyRecord).where(IdempotencyRecord.id == claim.record_id)
-                                 .values(response_status=status, response_body=body))
+def complete_many(session: Session, answers: list[tuple[Claim, int, dict[str, Any]]]) -> None:
+    """Store each claim's answer, in the same transaction as the work, in one round trip (a Core
+    UPDATE: no ORM object to track and flush on the hot path)."""
+    if answers:
+        session.connection().execute(
+            update(IdempotencyRecord).where(IdempotencyRecord.id == bindparam("record_id"))
+            .values(response_status=bindparam("status"), response_body=bindparam("body")),
+            [{"record_id": claim.record_id, "status": status, "body": body} for claim, status, body in answers])
 
 
 def purge_before(session: Session, cutoff: datetime) -> int:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-from sqlalchemy import alias
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -13,13 +11,6 @@ from sqlalchemy.orm import Session
 def _insert_for(session: Session, model: Any) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
-@cache
-def _excluded(model: Any) -> Any:
-    """The `excluded` pseudo-table of ON CONFLICT DO UPDATE (the same name on PostgreSQL and SQLite),
-    made once per model: `Insert.excluded` builds a new alias on every statement."""
-    return alias(model.__table__, name="excluded")
 
 
 def insert_ignoring_conflict(session: Session, model: Any, values: dict[str, Any], *,
@@ -44,17 +35,11 @@ def insert_or_take_over(session: Session, model: Any, values: dict[str, Any], *,
     return session.execute(stmt.returning(returning)).scalar_one_or_none()
 
 
-def insert_or_take_over_many(session: Session, model: Any, rows: list[dict[str, Any]], *,
-                             conflict_columns: list[str], take_over: list[str], when: Any,
-                             returning: Any) -> list[Any]:
-    """`insert_or_take_over` for several rows in one round trip: a clashing row gets the incoming
-    row's `take_over` columns if `when` holds for it. Returns `returning` of each row written.
-
-    Rows are written in the order given, so callers that sort their rows lock them in one order.
-    """
-    stmt = _insert_for(session, model)
-    excluded = _excluded(model)
-    stmt = stmt.on_conflict_do_update(index_elements=conflict_columns, where=when,
-                                      set_={column: excluded.c[column] for column in take_over})
-    # Core on the session's connection: the ORM's bulk machinery costs more than the statement
-    return list(session.connection().execute(stmt.returning(returning), rows).scalars())
+def insert_ignoring_conflicts(session: Session, model: Any, rows: list[dict[str, Any]], *,
+                              conflict_columns: list[str], returning: list[Any]) -> list[Any]:
+    """`insert_ignoring_conflict` for several rows in one round trip: `returning` of each row
+    inserted (rows that clashed give nothing). Rows are written in the order given."""
+    if not rows:
+        return []
+    stmt = _insert_for(session, model).on_conflict_do_nothing(index_elements=conflict_columns)
+    return list(session.connection().execute(stmt.returning(*returning), rows).all())

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -54,29 +53,63 @@ def _person_of_row(row: Any) -> Person:
     return normalize_person({name: record.get(name) for name in PERSON_FIELDS})
 
 
-def check_person(session: Session, lead: Lead, vertical: Vertical, now: datetime) -> Outcome | None:
-    """Reject the lead as a `duplicate` of the person it repeats, or send it to review as a
-    `possible_duplicate` when the match is weaker; None when it is a new person. Files its keys."""
-    person = person_of(lead)
-    hashes = sorted({key_hash(key) for key in blocking_keys(person)})
-    if not hashes:
-        return None
-    _lock(session, hashes)
-    cutoff = now - timedelta(days=vertical.dedupe_window_days)
-    found = best_match(person, _candidates(session, vertical.id, hashes, cutoff, lead.id))
-    # Core on the session's connection (as for the lock and the candidates): the lead is flushed, and
-    # the ORM's bulk insert and autoflush cost more than these statements
-    session.connection().execute(insert(PersonKey), [{"vertical_id": vertical.id, "key_hash": h, "lead_id": lead.id}
-                                                     for h in hashes])
-    if found is None:
-        return None
-    (matched_id, first_id), judgement = found
-    if judgement.verdict == MATCH:
+def person_hashes(person: Person) -> list[int]:
+    """The person's blocking keys as keyed hashes, sorted."""
+    return sorted({key_hash(key) for key in blocking_keys(person)})
+
+
+def check_people(session: Session, leads: list[tuple[Lead, Vertical]], now: datetime) -> list[Outcome | None]:
+    """Per lead, in order: reject it as a `duplicate` of the person it repeats, or send it to review
+    as a `possible_duplicate` when the match is weaker; None when it is a new person. Files every
+    lead's keys. The leads must share no blocking key (intake's batches keep such leads apart): one
+    lock, and one candidate query and one insert of keys per vertical."""
+    people = [person_of(lead) for lead, _ in leads]
+    hashes = [person_hashes(person) for person in people]
+    every_hash = sorted({h for lead_hashes in hashes for h in lead_hashes})
+    if every_hash:
+        _lock(session, every_hash)
+    outcomes: list[Outcome | None] = [None] * len(leads)
+    by_vertical: dict[int, list[int]] = {}
+    for index, (_, vertical) in enumerate(leads):
+        if hashes[index]:
+            by_vertical.setdefault(vertical.id, []).append(index)
+    matched: list[int] = []
+    for vertical_id, indexes in by_vertical.items():
+        cutoff = now - timedelta(days=leads[indexes[0]][1].dedupe_window_days)
+        batch_ids = {leads[i][0].id for i in indexes}
+        found = _candidates(session, vertical_id, sorted({h for i in indexes for h in hashes[i]}), cutoff, batch_ids)
+        for index in indexes:
+            lead = leads[index][0]
+            best = best_match(people[index], _under(found, hashes[index]))
+            if best is None:
+                continue
+            (matched_id, first_id), judgement = best
+            if judgement.verdict == MATCH:
+                matched.append(lead.id)
+                outcomes[index] = Outcome(status="rejected", payout_minor=0, reason="duplicate",
+                                          duplicate_of=first_id or matched_id)
+            else:
+                outcomes[index] = Outcome(status="review", payout_minor=0, reason="possible_duplicate",
+                                          duplicate_of=first_id or matched_id)
+        # Core on the session's connection (as for the lock and the candidates): the leads are
+        # flushed, and the ORM's bulk insert and autoflush cost more than these statements
+        session.connection().execute(insert(PersonKey), [
+            {"vertical_id": vertical_id, "key_hash": h, "lead_id": leads[i][0].id} for i in indexes for h in hashes[i]])
+    if matched:
         # Like an exact duplicate, a rejected lead holds no contact claim: its phone or e-mail posted
         # again is then judged here, against the person, and named after the first lead.
-        session.execute(delete(DedupeClaim).where(DedupeClaim.lead_id == lead.id))
-        return Outcome(status="rejected", payout_minor=0, reason="duplicate", duplicate_of=first_id or matched_id)
-    return Outcome(status="review", payout_minor=0, reason="possible_duplicate", duplicate_of=first_id or matched_id)
+        session.connection().execute(delete(DedupeClaim).where(DedupeClaim.lead_id.in_(matched)))
+    return outcomes
+
+
+def _under(found: dict[int, list[tuple[tuple[int, int | None], Person]]],
+           hashes: list[int]) -> list[tuple[tuple[int, int | None], Person]]:
+    """The candidates filed under any of `hashes`, each once, oldest first."""
+    seen: dict[int, tuple[tuple[int, int | None], Person]] = {}
+    for h in hashes:
+        for candidate in found.get(h, ()):
+            seen.setdefault(candidate[0][0], candidate)
+    return [seen[lead_id] for lead_id in sorted(seen)]
 
 
 def _lock(session: Session, hashes: list[int]) -> None:
@@ -89,26 +122,50 @@ def _lock(session: Session, hashes: list[int]) -> None:
 
 @lru_cache(maxsize=64)
 def _candidate_query(key_count: int) -> Select[Any]:
-    """Leads filed under any of `key_count` keys (:k0, :k1, ...): per key the newest
-    CANDIDATES_PER_KEY, each an index range scan of the `person_key` primary key. Built once per
-    key count; the statement is the same for every lead."""
-    per_key = [select(PersonKey.lead_id).where(PersonKey.vertical_id == bindparam("vertical_id"),
-                                                PersonKey.key_hash == bindparam(f"k{i}"))
+    """SQLite's form of `_CANDIDATES` (it has no LATERAL): a union of one subquery per key, for
+    `key_count` keys (:k0, :k1, ...). Built once per key count."""
+    per_key = [select(PersonKey.key_hash, PersonKey.lead_id)
+               .where(PersonKey.vertical_id == bindparam("vertical_id"), PersonKey.key_hash == bindparam(f"k{i}"))
                .order_by(PersonKey.lead_id.desc()).limit(CANDIDATES_PER_KEY).subquery()
                for i in range(key_count)]
-    lead_ids = union(*[select(sub.c.lead_id) for sub in per_key])
-    return (select(Lead.id, Lead.status, Lead.reason, Lead.duplicate_of_id, *_LEAD_COLUMNS)
-            .where(Lead.id.in_(lead_ids), Lead.created_at >= bindparam("cutoff"), Lead.id != bindparam("lead_id"))
+    found = union(*[select(sub.c.key_hash, sub.c.lead_id) for sub in per_key]).subquery()
+    return (select(found.c.key_hash, Lead.id, Lead.status, Lead.reason, Lead.duplicate_of_id, *_LEAD_COLUMNS)
+            .join(found, found.c.lead_id == Lead.id)
+            .where(Lead.created_at >= bindparam("cutoff"), Lead.id.not_in(bindparam("lead_ids", expanding=True)))
             .order_by(Lead.id))
 
 
+# Leads filed under any of the keys, with the key each was found under: per key the newest
+# CANDIDATES_PER_KEY, each an index range scan of the `person_key` primary key. One statement
+# whatever the number of keys, so PostgreSQL plans it once per connection.
+_CANDIDATES = text(f"""
+SELECT k.h AS key_hash, lead.id, lead.status, lead.reason, lead.duplicate_of_id,
+       lead.contact_sealed, {", ".join(f"lead.{name}" for name in _PLAIN_FIELDS)}
+FROM unnest(CAST(:hashes AS bigint[])) AS k(h)
+CROSS JOIN LATERAL (SELECT person_key.lead_id FROM person_key
+                    WHERE person_key.vertical_id = :vertical_id AND person_key.key_hash = k.h
+                    ORDER BY person_key.lead_id DESC LIMIT {CANDIDATES_PER_KEY}) AS found
+JOIN lead ON lead.id = found.lead_id
+WHERE lead.created_at >= :cutoff AND lead.id <> ALL(CAST(:lead_ids AS bigint[]))
+ORDER BY lead.id""")
+
+
 def _candidates(session: Session, vertical_id: int, hashes: list[int], cutoff: datetime,
-                lead_id: int) -> Iterable[tuple[tuple[int, int | None], Person]]:
-    """Leads filed under any of `hashes`, oldest first, as ((lead id, the lead it repeats), person)."""
-    params: dict[str, Any] = {f"k{i}": h for i, h in enumerate(hashes)}
-    rows = session.connection().execute(_candidate_query(len(hashes)),
-                           {**params, "vertical_id": vertical_id, "cutoff": cutoff, "lead_id": lead_id})
+                lead_ids: set[int]) -> dict[int, list[tuple[tuple[int, int | None], Person]]]:
+    """Leads filed under any of `hashes` but `lead_ids`, by key hash, oldest first, as ((lead id,
+    the lead it repeats), person); a lead found under several keys is opened once."""
+    params: dict[str, Any] = {"vertical_id": vertical_id, "cutoff": cutoff, "lead_ids": sorted(lead_ids)}
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.connection().execute(_CANDIDATES, {**params, "hashes": hashes})
+    else:
+        rows = session.connection().execute(_candidate_query(len(hashes)),
+                                            {**params, **{f"k{i}": h for i, h in enumerate(hashes)}})
+    found: dict[int, list[tuple[tuple[int, int | None], Person]]] = {}
+    people: dict[int, tuple[tuple[int, int | None], Person]] = {}
     for row in rows:
-        # A rejected duplicate stands for the lead it repeats; a lead in review is its own.
-        first = row.duplicate_of_id if row.status == "rejected" and row.reason == "duplicate" else None
-        yield (row.id, first), _person_of_row(row)
+        if row.id not in people:
+            # A rejected duplicate stands for the lead it repeats; a lead in review is its own.
+            first = row.duplicate_of_id if row.status == "rejected" and row.reason == "duplicate" else None
+            people[row.id] = ((row.id, first), _person_of_row(row))
+        found.setdefault(row.key_hash, []).append(people[row.id])
+    return found

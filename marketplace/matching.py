@@ -333,8 +333,22 @@ _books: dict[tuple[str, int], OrderBook] = {}
 _loading = threading.Lock()
 
 
+_CHECKED = "marketplace.order_books"  # session.info: {vertical id: (transaction, book)} checked in it
+
+
 def current_book(session: Session, vertical_id: int) -> OrderBook:
-    """This process's book for the vertical, reloaded first if an order changed since it was built."""
+    """This process's book for the vertical, reloaded first if an order changed since it was built.
+    Checked once per transaction: the leads of one intake batch share a check."""
+    transaction = session.get_transaction()
+    checked = session.info.setdefault(_CHECKED, {}).get(vertical_id)
+    if checked is not None and checked[0] is transaction:
+        return checked[1]
+    book = _current_book(session, vertical_id)
+    session.info[_CHECKED][vertical_id] = (transaction, book)
+    return book
+
+
+def _current_book(session: Session, vertical_id: int) -> OrderBook:
     # Core on the session's connection: order tables only, so no autoflush of the caller's pending
     # lead (intake writes the lead's outcome once, at its commit) and none of the ORM's overhead.
     stamp = session.connection().execute(

@@ -47,10 +47,11 @@ def _digest(settings: Settings, kind: str, value: str) -> str:
 
 
 def check(lead: Lead, settings: Settings, now: datetime) -> list[Signal]:
-    target = (settings.redis_url, settings.redis_prefix)
-    if _down_until.get(target, 0.0) > time.monotonic():
-        return [UNCHECKED]
-    # Every window of the lead is counted in one round trip (leadmarket.counters.Windows.hit_many).
+    return check_many([lead], settings, now)[0]
+
+
+def _hits(lead: Lead, settings: Settings) -> list[tuple[str, float]]:
+    """The lead's windows: its IP, its affiliate + sub1, and its person (by anyone, by this affiliate)."""
     hits: list[tuple[str, float]] = []
     ip = (lead.meta or {}).get("ip")
     if ip:
@@ -64,21 +65,40 @@ def check(lead: Lead, settings: Settings, now: datetime) -> list[Signal]:
         person = _digest(settings, "contact", contact)
         window = settings.velocity_stacking_window_seconds
         hits += [(f"fraud:person:{person}", window), (f"fraud:person:{person}:aff:{lead.affiliate_id}", window)]
-    counts = windows_for(settings).hit_many(hits, now.timestamp())
+    return hits
+
+
+def check_many(leads: list[Lead], settings: Settings, now: datetime) -> list[list[Signal]]:
+    """The velocity signals of each lead; every window of every lead is counted in one round trip
+    (leadmarket.counters.Windows.hit_many), in order, so each lead's counts include the leads
+    before it."""
+    target = (settings.redis_url, settings.redis_prefix)
+    if _down_until.get(target, 0.0) > time.monotonic():
+        return [[UNCHECKED] for _ in leads]
+    hits = [_hits(lead, settings) for lead in leads]
+    counts = windows_for(settings).hit_many([hit for lead_hits in hits for hit in lead_hits], now.timestamp())
     if counts is None:
         _down_until[target] = time.monotonic() + settings.velocity_retry_seconds
-        log.warning("velocity unchecked for lead %s: counters unavailable; retrying Redis in %ss",
-                    lead.id, settings.velocity_retry_seconds)
-        return [UNCHECKED]
+        log.warning("velocity unchecked for %d lead(s): counters unavailable; retrying Redis in %ss",
+                    len(leads), settings.velocity_retry_seconds)
+        return [[UNCHECKED] for _ in leads]
+    signals: list[list[Signal]] = []
+    for lead, lead_hits in zip(leads, hits, strict=True):
+        lead_counts, counts = counts[:len(lead_hits)], counts[len(lead_hits):]
+        signals.append(_signals(lead, settings, lead_counts))
+    return signals
+
+
+def _signals(lead: Lead, settings: Settings, counts: list[int]) -> list[Signal]:
     signals: list[Signal] = []
-    if ip:
+    if (lead.meta or {}).get("ip"):
         ip_count, *counts = counts
         if ip_count > settings.velocity_ip_max:
             signals.append(VELOCITY_IP)
     sub_count, *counts = counts
     if sub_count > settings.velocity_sub_max:
         signals.append(VELOCITY_SUB)
-    if contact:
+    if lead.phone or lead.email:
         everyone, this_affiliate = counts
         if everyone > this_affiliate:
             signals.append(LEAD_STACKING)

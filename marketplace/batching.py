@@ -1,0 +1,142 @@
+"""Intake batching: the lead posts one server process receives at the same moment share a transaction.
+
+A post is queued with the process's `IntakeBatcher` and its caller waits: a request handler on the
+event loop (`submit_async`, no thread held), any other caller in its own thread (`submit`). At most
+DECIDERS threads take the queue in batches (at most MAX_BATCH posts), run each batch through
+`intake.submit_leads` on a session of their own and answer every post of it. Under light load a
+post is alone and is taken at once; under load, the posts that arrived while a batch was being
+decided form the next one, so a transaction's and a statement's fixed costs are shared by all of
+them. A decider waits for company (at most GATHER_SECONDS) only when its last batch had some: posts
+answered together come back together. Two deciders overlap one batch's Python with the other's
+database round trips. A decider with nothing to do for IDLE_SECONDS ends; the next post starts one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from leadmarket.errors import ServiceUnavailable
+from marketplace.intake import Answer, LeadPost, submit_leads
+from marketplace.schemas import LeadDecision
+
+MAX_BATCH = 32  # enough to share the fixed costs; small enough to keep one batch's statements short
+DECIDERS = 2
+GATHER_SECONDS = 0.002
+IDLE_SECONDS = 10.0
+
+
+class _Waiting:
+    """One queued post and how to hand its answer to whoever waits for it."""
+
+    __slots__ = ("post", "deliver")
+
+    def __init__(self, post: LeadPost, deliver: Callable[[Answer], None]) -> None:
+        self.post = post
+        self.deliver = deliver
+
+
+class IntakeBatcher:
+    """Gathers concurrent posts of one process into batches (see the module's docstring)."""
+
+    def __init__(self, sessions: Callable[[], Session], *, max_batch: int = MAX_BATCH,
+                 deciders: int = DECIDERS) -> None:
+        self._sessions = sessions
+        self._max_batch, self._max_deciders = max_batch, deciders
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._queue: deque[_Waiting] = deque()
+        self._deciders = 0  # decider threads alive
+        self._last_batch = 1  # how many posts the last batch took: the load, as this process sees it
+
+    def submit(self, post: LeadPost) -> LeadDecision:
+        """Take one post and answer it, from any thread; raises the post's error, as
+        `intake.submit_lead` does."""
+        done = threading.Event()
+        box: list[Answer] = []
+
+        def deliver(answer: Answer) -> None:
+            box.append(answer)
+            done.set()
+
+        self._enqueue(_Waiting(post, deliver))
+        done.wait()
+        return _unwrap(box[0])
+
+    async def submit_async(self, post: LeadPost) -> LeadDecision:
+        """`submit` for a coroutine: the event loop goes on serving while the post is decided."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Answer] = loop.create_future()
+
+        def deliver(answer: Answer) -> None:
+            loop.call_soon_threadsafe(_resolve, future, answer)
+
+        self._enqueue(_Waiting(post, deliver))
+        return _unwrap(await future)
+
+    def _enqueue(self, waiting: _Waiting) -> None:
+        with self._lock:
+            self._queue.append(waiting)
+            if self._deciders < self._max_deciders:
+                self._deciders += 1
+                threading.Thread(target=self._decide_loop, name="leadmarket-intake", daemon=True).start()
+            self._arrived.notify_all()
+
+    def _decide_loop(self) -> None:
+        batch: list[_Waiting] = []
+        try:
+            while batch := self._next_batch():
+                self._decide(batch)
+        finally:
+            if batch:  # the thread is dying with posts taken (an error in `_decide` itself)
+                for waiting in batch:
+                    waiting.deliver(ServiceUnavailable("intake stopped before deciding this lead; post it again"))
+            with self._lock:
+                self._deciders -= 1
+                restart = bool(self._queue) and self._deciders == 0
+                if restart:
+                    self._deciders += 1
+            if restart:  # posts queued while this thread decided to end: never leave them unserved
+                threading.Thread(target=self._decide_loop, name="leadmarket-intake", daemon=True).start()
+
+    def _next_batch(self) -> list[_Waiting]:
+        """The next batch, once there is work; empty after IDLE_SECONDS without any."""
+        with self._lock:
+            idle_until = time.monotonic() + IDLE_SECONDS
+            while not self._queue:
+                left = idle_until - time.monotonic()
+                if left <= 0:
+                    return []
+                self._arrived.wait(left)
+            wanted, gather_until = min(self._max_batch, self._last_batch), time.monotonic() + GATHER_SECONDS
+            while len(self._queue) < wanted and (left := gather_until - time.monotonic()) > 0:
+                self._arrived.wait(left)
+            batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
+            self._last_batch = len(batch)
+            return batch
+
+    def _decide(self, batch: list[_Waiting]) -> None:
+        try:
+            with self._sessions() as session:
+                answers: list[Answer] = submit_leads(session, [waiting.post for waiting in batch])
+        except Exception as exc:  # every post of the batch gets the error; none waits forever
+            answers = [exc] * len(batch)
+        for waiting, answer in zip(batch, answers, strict=True):
+            waiting.deliver(answer)
+        batch.clear()  # answered: `_decide_loop` must not answer them again
+
+
+def _resolve(future: asyncio.Future[Answer], answer: Answer) -> None:
+    if not future.done():  # the client went away (cancelled)
+        future.set_result(answer)
+
+
+def _unwrap(answer: Answer) -> LeadDecision:
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
