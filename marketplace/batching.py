@@ -74,7 +74,10 @@ class IntakeBatcher:
         future: asyncio.Future[Answer] = loop.create_future()
 
         def deliver(answer: Answer) -> None:
-            loop.call_soon_threadsafe(_resolve, future, answer)
+            try:
+                loop.call_soon_threadsafe(_resolve, future, answer)
+            except RuntimeError:  # the loop is closed (the server stopped): nobody waits any more
+                pass
 
         self._enqueue(_Waiting(post, deliver))
         return _unwrap(await future)

@@ -34,7 +34,8 @@ def contact_keys(lead: Any) -> list[tuple[str, str]]:
 
 def claim_contact_keys_many(session: Session, leads: list[tuple[Lead, Vertical]], now: datetime) -> list[int | None]:
     """Claim each lead's keys for it; per lead, in order, the id of the lead already holding one of
-    its keys (it is a duplicate), or None. The leads must share no key (intake's batches keep such leads apart).
+    its keys (it is a duplicate), or None. The leads must share no key (intake's batches keep such
+    leads apart).
 
     Per vertical, one INSERT claims every free key, in sorted order (two batches sharing keys never
     wait on each other in a cycle). Only when some keys were taken: their rows are locked, in the

@@ -61,8 +61,10 @@ def person_hashes(person: Person) -> list[int]:
 def check_people(session: Session, leads: list[tuple[Lead, Vertical]], now: datetime) -> list[Outcome | None]:
     """Per lead, in order: reject it as a `duplicate` of the person it repeats, or send it to review
     as a `possible_duplicate` when the match is weaker; None when it is a new person. Files every
-    lead's keys. The leads must share no blocking key (intake's batches keep such leads apart): one
-    lock, and one candidate query and one insert of keys per vertical."""
+    lead's keys: one lock, and one candidate query and one insert of keys per vertical.
+
+    Leads of one call that share a key are judged as if they had come one after the other: a lead
+    meets the earlier ones among its candidates, with the outcome each got here."""
     people = [person_of(lead) for lead, _ in leads]
     hashes = [person_hashes(person) for person in people]
     every_hash = sorted({h for lead_hashes in hashes for h in lead_hashes})
@@ -81,16 +83,23 @@ def check_people(session: Session, leads: list[tuple[Lead, Vertical]], now: date
         for index in indexes:
             lead = leads[index][0]
             best = best_match(people[index], _under(found, hashes[index]))
-            if best is None:
-                continue
-            (matched_id, first_id), judgement = best
-            if judgement.verdict == MATCH:
-                matched.append(lead.id)
-                outcomes[index] = Outcome(status="rejected", payout_minor=0, reason="duplicate",
-                                          duplicate_of=first_id or matched_id)
-            else:
-                outcomes[index] = Outcome(status="review", payout_minor=0, reason="possible_duplicate",
-                                          duplicate_of=first_id or matched_id)
+            first = None
+            if best is not None:
+                (matched_id, first_id), judgement = best
+                first = first_id or matched_id
+                if judgement.verdict == MATCH:
+                    matched.append(lead.id)
+                    outcomes[index] = Outcome(status="rejected", payout_minor=0, reason="duplicate",
+                                              duplicate_of=first)
+                else:
+                    outcomes[index] = Outcome(status="review", payout_minor=0, reason="possible_duplicate",
+                                              duplicate_of=first)
+            # the later leads of this call meet this one as a stored candidate; a rejected
+            # duplicate stands for the lead it repeats, as `_candidates` reads it
+            rejected = outcomes[index] is not None and outcomes[index].status == "rejected"
+            filed = ((lead.id, first if rejected else None), people[index])
+            for h in hashes[index]:
+                found.setdefault(h, []).append(filed)
         # Core on the session's connection (as for the lock and the candidates): the leads are
         # flushed, and the ORM's bulk insert and autoflush cost more than these statements
         session.connection().execute(insert(PersonKey), [

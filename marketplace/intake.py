@@ -31,7 +31,6 @@ from leadmarket.money import from_minor
 from marketplace import consents, dedupe, delivery, fuzzy_dedupe, lifecycle
 from marketplace.distribution import Outcome, distribute
 from marketplace.models import Lead
-from marketplace.person_match import PERSON_FIELDS
 from marketplace.schemas import LeadDecision, LeadSubmission, LeadView
 from marketplace.validation import ValidLead, validate_submission
 
@@ -67,7 +66,7 @@ class _Checked:
     offer: Offer
     valid: ValidLead
     body_hash: str
-    keys: frozenset[tuple[Any, ...]]  # what no other lead of its batch may share (see `_independent`)
+    keys: frozenset[tuple[Any, ...]]  # what no other post of its batch may share (see `_independent`)
 
 
 def submit_lead(session: Session, principal: Principal, submission: LeadSubmission, *,
@@ -83,10 +82,10 @@ def submit_leads(session: Session, posts: list[LeadPost]) -> list[Answer]:
     """Take several posts at once (`marketplace.batching` gathers concurrent ones): each answered
     in order, a decision committed before this returns, or the error to answer it with.
 
-    Posts that cannot meet share one transaction and one statement per step, which is what makes
-    intake fast under load. Posts that could meet — the same Idempotency-Key, contact key or
-    person key — go in successive transactions, so each sees the one before it committed exactly
-    as if they had come one at a time. If a shared transaction fails, its posts are taken again
+    Posts share one transaction and one statement per step, which is what makes intake fast under
+    load. Posts that could meet on a claim — the same Idempotency-Key or contact key — go in
+    successive transactions, so each sees the one before it committed exactly as if they had come
+    one at a time (the fuzzy dedupe judges leads of one batch against each other in order). If a shared transaction fails, its posts are taken again
     one by one, so one bad lead costs the others nothing.
     """
     now = utcnow()
@@ -120,9 +119,8 @@ def _check(session: Session, index: int, post: LeadPost, offer: Offer, now: date
     if post.idempotency_key is not None:
         idempotency.check_key(post.idempotency_key)
     body_hash = idempotency.request_hash(msgspec.json.encode(submission, order="sorted"))
-    person = SimpleNamespace(**{name: valid.contact.get(name) for name in PERSON_FIELDS})  # the lead-to-be
-    keys: set[tuple[Any, ...]] = {("contact", offer.vertical_id, *key) for key in dedupe.contact_keys(person)}
-    keys |= {("person", offer.vertical_id, h) for h in fuzzy_dedupe.person_hashes(fuzzy_dedupe.person_of(person))}
+    contact = SimpleNamespace(email=valid.contact.get("email"), phone=valid.contact.get("phone"))
+    keys: set[tuple[Any, ...]] = {("contact", offer.vertical_id, *key) for key in dedupe.contact_keys(contact)}
     if post.idempotency_key is not None:
         keys.add(("idempotency", principal.scope, post.idempotency_key))
     return _Checked(index, post, offer, valid, body_hash, frozenset(keys))
@@ -213,7 +211,7 @@ def file_call_lead(session: Session, *, affiliate_id: int, offer: Offer, phone: 
 def _take_many(session: Session, items: list[tuple[Lead, Offer, Seller | None]], now: datetime) -> list[Outcome]:
     """Store new leads and decide each: exact dedupe, fuzzy dedupe, then screen and distribute.
     Writes the outcomes on the leads and queues the affiliates' postbacks, in the open transaction.
-    The leads must share no contact or person key (`_independent`)."""
+    The leads must share no contact key (`_independent`)."""
     leads = [lead for lead, _, _ in items]
     session.add_all(leads)
     session.flush()

@@ -18,7 +18,11 @@ from marketplace import batching, intake
 from marketplace.intake import LeadPost, submit_leads
 from marketplace.models import DedupeClaim, Lead
 from marketplace.schemas import LeadDecision
-from tests.support import principal_for, stranger, submission
+from tests.support import lead_body, principal_for, stranger, submission
+
+MARIA = {"first_name": "Maria", "last_name": "Lopez", "date_of_birth": "1990-05-31", "address": "250 Brannan Street",
+         "city": "San Francisco", "region": "CA", "postal_code": "94107", "phone": "+1 415 263 0123",
+         "email": "maria.lopez.sf@gmail.com"}
 
 
 def posts(db, network, bodies, keys=None):
@@ -58,6 +62,21 @@ def test_the_same_person_twice_in_one_batch_is_decided_in_order(db, network):
     with db() as session:  # the duplicate holds no contact key
         assert session.scalar(select(func.count()).select_from(DedupeClaim)
                               .where(DedupeClaim.lead_id == answers[2].lead_id)) == 0
+
+
+def test_the_same_person_under_a_typo_in_one_batch_is_a_duplicate_of_the_first(db, network):
+    offer_id = network.cpl_offer["id"]
+    typo = {**MARIA, "first_name": "Mraia", "phone": "+1 (415) 263-0132", "email": "mlopez90@yahoo.com"}
+    husband = {**MARIA, "first_name": "Carlos", "date_of_birth": "1987-02-10", "phone": "+1 415 263 0177",
+               "email": "carlos.lopez@gmail.com"}
+    third = {**MARIA, "first_name": "Maira", "phone": "+1 415 263 0145", "email": "maria.l@outlook.com"}
+    bodies = [lead_body(offer_id, contact=c) for c in (MARIA, typo, husband, third)]
+    with db() as session:  # no contact key is shared: one transaction, the people judged in order
+        answers = submit_leads(session, posts(db, network, bodies))
+
+    first = answers[0].lead_id
+    assert [(a.status, a.duplicate_of) for a in answers] == [
+        ("accepted", None), ("rejected", first), ("accepted", None), ("rejected", first)]
 
 
 def test_one_idempotency_key_twice_in_one_batch(db, network):
