@@ -41,6 +41,8 @@ LINK_STATUSES = ("active", "paused")
 # bounds how long a write that failed (Redis down during a pause) can leave it stale.
 REDIS_LINK_TTL_SECONDS = 3600
 MACRO = re.compile(r"\{(click_id|sub[1-5]|affiliate_id|offer_id)\}")
+# A character `quote(value, safe="")` would escape: most macro values have none and skip the call.
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]").search
 
 
 def plausible_code(code: str) -> bool:
@@ -85,7 +87,8 @@ class LinkTarget:
         literal, macros = _landing_parts(self.landing_url)
         out = [literal[0]]
         for name, text in zip(macros, literal[1:]):
-            out.append(quote(values[name], safe=""))
+            value = values[name]
+            out.append(quote(value, safe="") if _NEEDS_QUOTING(value) else value)
             out.append(text)
         return "".join(out)
 

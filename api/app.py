@@ -39,7 +39,7 @@ from api.purchases import PurchaseController
 from api.returns import ReturnController
 from api.settlement import SettlementController
 from api.ping_post import PingBuyerController, PingPostController
-from api.tracking import tracking_handlers
+from api.tracking import click_front, tracking_handlers
 from leadmarket.celery_app import configure_celery
 from leadmarket.db import make_sessionmaker, shared_engine
 from leadmarket.logging import configure_logging
@@ -110,5 +110,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     declare_rate_limits(app, limiter)  # 429 in the OpenAPI document of every limited route
     # Around the whole app, not per route: a 404 for an unknown path carries an X-Request-ID too.
-    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
+    # Inside it, the click front answers GET /r/{code} before Litestar routes anything.
+    app.asgi_handler = RequestIdMiddleware(click_front(app.asgi_handler, state, limiter))
     return app

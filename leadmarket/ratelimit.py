@@ -293,6 +293,25 @@ def _too_many(verdict: Verdict) -> bytes:
     return msgspec.json.encode({"title": "TooManyRequests", "status": 429, "detail": detail})
 
 
+async def admit(limiter: RateLimiter, scope: Scope, send: Send) -> list[tuple[bytes, bytes]] | None:
+    """Spend one request of `scope` from its buckets. The `RateLimit-*` headers its answer carries
+    ([] for a route that is not limited, or while Redis fails); None when it was over a limit and
+    has been answered 429 here. The middleware and the click front (api/tracking.py) share it."""
+    buckets = limiter.buckets(scope)
+    verdict = await limiter.hit(buckets) if buckets else None
+    if verdict is None:
+        return []
+    headers = verdict.headers()
+    if verdict.allowed:
+        return headers
+    body = _too_many(verdict)
+    await send({"type": "http.response.start", "status": 429,
+                "headers": [(b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+    return None
+
+
 class RateLimitMiddleware:
     """Pure ASGI, registered before authentication, so a flood of bad keys never reaches the
     database; a limited route's every answer carries `RateLimit-*` headers."""
@@ -302,18 +321,14 @@ class RateLimitMiddleware:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        buckets = self.limiter.buckets(scope) if scope["type"] == "http" else []
-        verdict = await self.limiter.hit(buckets) if buckets else None
-        if verdict is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = verdict.headers()
-        if not verdict.allowed:
-            body = _too_many(verdict)
-            await send({"type": "http.response.start", "status": 429,
-                        "headers": [(b"content-type", b"application/problem+json"),
-                                    (b"content-length", str(len(body)).encode()), *headers]})
-            await send({"type": "http.response.body", "body": body})
+        headers = await admit(self.limiter, scope, send)
+        if headers is None:
+            return
+        if not headers:
+            await self.app(scope, receive, send)
             return
 
         async def send_with_limits(message: Message) -> None:

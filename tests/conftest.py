@@ -58,7 +58,11 @@ def settings(database_url: str) -> Settings:
     settings = Settings(database_url=database_url, redis_url=REDIS_URL, secret_key="test-secret-key",
                         public_base_url="http://testserver", redis_prefix=f"lmtest:{secrets.token_hex(4)}:",
                         tasks_eager=True,  # tasks run in-process, through their real code
-                        allow_private_callbacks=True)
+                        allow_private_callbacks=True,
+                        # Every test client calls from one IP ("testclient") with a few keys, and the
+                        # suite makes well over the production quota a minute; the limits themselves
+                        # are tested in test_rate_limits.py with quotas of their own.
+                        rate_limit_api_key=1_000_000, rate_limit_api_ip=1_000_000)
     configure(settings)
     configure_celery(settings)
     return settings

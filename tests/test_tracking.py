@@ -211,3 +211,40 @@ def test_clicks_racing_on_a_cold_link_share_one_lookup(client, network, redis_db
         event.remove(engine, "before_cursor_execute", count)
     assert answers == [302] * 32
     assert len(statements) == 1   # one lookup for all the concurrent misses, not one per click
+
+
+def test_the_click_front_and_the_litestar_route_answer_a_click_alike(client, network, redis_db, db):
+    offer = make_offer(client, network.admin_headers, "car-insurance", landing_url=LANDING)
+    link = new_link(client, network, offer["id"], sub_ids={"sub2": "default two"})
+    query = "?sub1=first&sub1=second&sub2=&sub3=x+y%2Bz"
+    front = follow(client, link["url"] + query)                   # GET /r/{code}: the raw ASGI front
+    routed = follow(client, link["url"] + "/" + query)            # /r/{code}/: Litestar's route
+    for answer in (front, routed):
+        assert answer.status_code == 302
+        landing = parse_qs(urlsplit(answer.headers["location"]).query, keep_blank_values=True)
+        assert (landing["s1"], landing["s2"], landing["s3"]) == (["first"], ["default two"], ["x y+z"])
+        assert answer.headers["cache-control"] == "no-store" and answer.headers["ratelimit-limit"]
+        assert answer.headers["x-request-id"]
+    assert front.headers.keys() == routed.headers.keys()
+    assert client.post(link["url"].replace("http://testserver", "")).status_code == 405
+
+    assert flush_clicks() == 2
+    with db() as session:
+        stored = session.execute(select(Click)).scalars().all()
+    assert [c.sub_ids for c in stored] == [{"sub1": "first", "sub2": "default two", "sub3": "x y+z"}] * 2
+
+
+def test_a_failure_on_the_click_path_is_answered_as_a_logged_problem(client, network, monkeypatch, app_log):
+    from affiliates import redirect
+
+    link = new_link(client, network)
+
+    async def broken(*_args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(redirect, "click_through", broken)
+    answer = follow(client, link["url"])
+    assert answer.status_code == 500 and answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["title"] == "InternalServerError" and "a bug" not in answer.text
+    assert answer.headers["x-request-id"] and answer.headers["ratelimit-remaining"]
+    assert f"[{answer.headers['x-request-id']}] unhandled error on GET /r/{link['code']}" in app_log.getvalue()

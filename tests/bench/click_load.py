@@ -5,8 +5,9 @@
 It starts `leadmarket serve` as a real subprocess (REDIS_URL set, LEADMARKET_BENCH_REDIRECT=1) on
 a throwaway PostgreSQL database migrated with Alembic, with one affiliate, one offer and one
 tracking link made through the services. Per round:
-  1. bare: closed-loop load on GET /bench/redirect (an async handler answering a fixed 302,
-     nothing else: the ceiling of this server stack), and
+  1. bare: closed-loop load on GET /bench/redirect (a fixed 302 and nothing else, answered by the
+     same raw ASGI front that answers /r/, after the same rate-limit step, inside the same request-id
+     middleware and Litestar app: the ceiling of this server stack), and
   2. click: closed-loop load on GET /r/{code}?sub1=..&sub2=..&cost=.. (resolve the link from
      cache, XADD the click to the Redis stream, 302 with the macros filled), in alternating
      one-second slices, so that on a shared machine both meet the same neighbours,
@@ -14,9 +15,11 @@ tracking link made through the services. Per round:
      schedule; latency counts from the scheduled start, so queueing is not hidden).
 After the rounds it flushes the stream into PostgreSQL in this process and checks that every
 302 the load generator received is exactly one stored click (nothing lost, nothing doubled).
-It prints requests/s, p50, p99 and errors, the click/bare ratio, and a summary block for
-README. The server is stopped, the database dropped and this run's Redis keys deleted in all
-cases. Not collected by pytest (the file name has no test_ prefix).
+It prints requests/s, p50, p99 and errors, the click/bare ratio, the server's and the load
+generator's CPU per closed-loop request (which side limits the req/s, and what a click costs the
+server against a bare redirect), and a summary block for README. The server is stopped, the
+database dropped and this run's Redis keys deleted in all cases. Not collected by pytest (the
+file name has no test_ prefix).
 
 The load generator is one asyncio + aiohttp process with keep-alive connections, on the same
 cores as the server, Redis and PostgreSQL: it takes a share of the CPU from both endpoints alike.
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import os
 import platform
@@ -35,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -59,16 +64,28 @@ AGENTS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/1
 @dataclass
 class Phase:
     name: str
-    latencies: list[float] = field(default_factory=list)  # seconds, requests inside the window
+    # seconds, requests inside the window; an array, which the garbage collector does not walk
+    latencies: array[float] = field(default_factory=lambda: array("d"))
     redirected: int = 0       # every 302 received, in or out of the window (the flush check counts them)
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     seconds: float = 0.0
     offered_rate: float | None = None
+    server_cpu: float = 0.0   # CPU seconds of the server's processes over the closed-loop slices
+    client_cpu: float = 0.0   # CPU seconds of this load generator over the same slices
 
     @property
     def rps(self) -> float:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    @property
+    def server_us(self) -> float:
+        """Server CPU µs per redirect: what the endpoint costs, whichever side limits the req/s."""
+        return self.server_cpu / self.redirected * 1e6 if self.server_cpu and self.redirected else float("nan")
+
+    @property
+    def client_us(self) -> float:
+        return self.client_cpu / self.redirected * 1e6 if self.client_cpu and self.redirected else float("nan")
 
     def pct(self, q: float) -> float:
         if not self.latencies:
@@ -78,8 +95,10 @@ class Phase:
 
     def line(self) -> str:
         rate = f" (offered {self.offered_rate:.0f}/s, open loop)" if self.offered_rate else ""
+        cpu = (f"  CPU µs/req: server {self.server_us:.1f}, load generator {self.client_us:.1f}"
+               if self.server_cpu else "")
         return (f"{self.name:<22} {self.rps:8.0f} req/s  p50 {self.pct(0.50):7.2f} ms  "
-                f"p99 {self.pct(0.99):7.2f} ms  errors {self.errors}{rate}")
+                f"p99 {self.pct(0.99):7.2f} ms  errors {self.errors}{rate}{cpu}")
 
 
 async def _get(session: aiohttp.ClientSession, url: str, headers: dict[str, str], phase: Phase) -> bool:
@@ -260,14 +279,35 @@ class Round:
         return self.click.rps / self.bare.rps if self.bare.rps else 0.0
 
 
-async def interleaved(bare: Phase, click: Phase, bare_url: str, visits: Visits, args: argparse.Namespace) -> None:
+def server_ticks(pgid: int) -> int:
+    """CPU ticks (user + system) of the server's process group, from Linux /proc."""
+    ticks = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()  # after "(comm)": state, ppid, pgrp
+            if int(fields[2]) == pgid:
+                ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks
+
+
+async def interleaved(bare: Phase, click: Phase, bare_url: str, visits: Visits, pgid: int,
+                      args: argparse.Namespace) -> None:
     """Closed-loop slices, bare and click alternating, so both endpoints meet the same neighbours
-    on a shared machine (a slow second hurts both sides, not one)."""
+    on a shared machine (a slow second hurts both sides, not one). CPU is counted over whole
+    slices and divided by every redirect in them, warm-up included."""
+    tick = os.sysconf("SC_CLK_TCK")
     slices = max(1, round(args.duration / args.slice))
     for _ in range(slices):
         for phase, requests in ((bare, lambda: (bare_url, {"User-Agent": AGENTS[0]})), (click, visits)):
+            server, client = server_ticks(pgid), time.process_time()
             part = await closed_loop(Phase(phase.name), requests, connections=args.connections,
                                      warmup=args.slice_warmup, duration=args.slice, max_requests=args.max_requests)
+            phase.server_cpu += (server_ticks(pgid) - server) / tick
+            phase.client_cpu += time.process_time() - client
             phase.latencies += part.latencies
             phase.seconds += part.seconds
             phase.errors += part.errors
@@ -278,7 +318,7 @@ async def interleaved(bare: Phase, click: Phase, bare_url: str, visits: Visits, 
 async def run_round(server: Server, bench: Bench, args: argparse.Namespace) -> Round:
     bare, click = Phase("bare redirect"), Phase("click /r/{code}")
     visits = Visits(f"{server.base}/r/{bench.code}")
-    await interleaved(bare, click, server.base + "/bench/redirect", visits, args)
+    await interleaved(bare, click, server.base + "/bench/redirect", visits, server.process.pid, args)
     print("   ", bare.line(), flush=True)
     print("   ", click.line(), flush=True)
     half = await open_loop(Phase("click @ half max"), visits, rate=max(1.0, click.rps / 2), warmup=args.warmup,
@@ -310,22 +350,28 @@ def summary(results: dict[int, list[Round]], checks: dict[int, tuple[int, int, f
         f"{args.slice:g}s slices ({args.slice_warmup:g}s warm-up each), {args.duration:g}s measured each; "
         f"open loop {args.warmup:g}s warm-up + {args.duration:g}s; median of {rounds} round(s), (min–max)",
         "",
-        f"{'workers':<8} {'endpoint':<22} {'req/s':>20} {'p50 ms':>18} {'p99 ms':>20} {'errors':>7}",
+        f"{'workers':<8} {'endpoint':<22} {'req/s':>20} {'p50 ms':>18} {'p99 ms':>20} {'errors':>7} "
+        f"{'server µs/req':>19} {'loadgen µs/req':>19}",
     ]
     for workers, rs in results.items():
         for label, pick in (("bare redirect", lambda r: r.bare), ("click /r/{code}", lambda r: r.click),
                             ("click @ half, open", lambda r: r.half)):
             phases = [pick(r) for r in rs]
+            measured = all(p.server_cpu for p in phases)  # the closed-loop slices, not the open loop
             lines.append(f"{workers:<8} {label:<22} {_spread([p.rps for p in phases], '.0f'):>20} "
                          f"{_spread([p.pct(0.5) for p in phases], '.2f'):>18} "
                          f"{_spread([p.pct(0.99) for p in phases], '.2f'):>20} "
-                         f"{sum(p.errors for p in phases):>7}")
+                         f"{sum(p.errors for p in phases):>7} "
+                         f"{_spread([p.server_us for p in phases], '.1f') if measured else '-':>19} "
+                         f"{_spread([p.client_us for p in phases], '.1f') if measured else '-':>19}")
         ratio = [r.ratio for r in rs]
         p99 = [r.half.pct(0.99) for r in rs]
         lines.append(f"{'':<8} click/bare {_spread([x * 100 for x in ratio], '.0f')} % (target >= 50 %: "
                      f"{'met' if statistics.median(ratio) >= 0.50 else 'NOT met'}); p99 at half load "
                      f"{_spread(p99, '.2f')} ms (target < 25 ms: "
                      f"{'met' if statistics.median(p99) < 25 else 'NOT met'})")
+        cost = [r.click.server_us / r.bare.server_us for r in rs]
+        lines.append(f"{'':<8} server CPU per request: click {_spread(cost, '.2f')} x the bare redirect's")
         redirected, stored, seconds = checks[workers]
         lines.append(f"{'':<8} flush: {redirected} clicks redirected, {stored} stored "
                      f"({'none lost, none doubled' if redirected == stored else 'MISMATCH'}); "
@@ -382,6 +428,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print("creating and migrating a throwaway database ...", flush=True)
     bench = create_database()
+    # The setup imported the whole app: without this, each full collection of the load generator
+    # walks those objects (0.1-1 s, growing with the requests in flight), and the open loop, whose
+    # latency counts from the schedule, charges the generator's pause to the server.
+    gc.collect()
+    gc.freeze()
     log_dir = Path(tempfile.mkdtemp(prefix="leadmarket-bench-"))
     try:
         results, checks = asyncio.run(main_async(args, bench, log_dir))
