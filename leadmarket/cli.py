@@ -25,7 +25,7 @@ def serve(host: str, port: int, workers: int) -> None:
     settings = configure(Settings.from_env())
     if settings.is_sqlite and workers > 1:
         raise click.UsageError("the embedded SQLite database serves from one process; set DATABASE_URL for more")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, loop="uvloop",
+    uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers, loop="uvloop",
                 http="httptools", access_log=False, proxy_headers=True, log_level="info")
 
 
