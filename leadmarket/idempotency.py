@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, UniqueConstraint, bindparam, delete, select, tuple_, update
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint, delete, select, tuple_
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from leadmarket import crypto
+from leadmarket import bulk, crypto
 from leadmarket.clock import utcnow
 from leadmarket.db import Base, JSONType, UTCDateTime, transaction
 from leadmarket.errors import Conflict, FieldError, InvalidInput
@@ -105,11 +105,8 @@ def _replay(existing: Any, body_hash: str) -> Replay | Conflict:
 def complete_many(session: Session, answers: list[tuple[Claim, int, dict[str, Any]]]) -> None:
     """Store each claim's answer, in the same transaction as the work, in one round trip (a Core
     UPDATE: no ORM object to track and flush on the hot path)."""
-    if answers:
-        session.connection().execute(
-            update(IdempotencyRecord).where(IdempotencyRecord.id == bindparam("record_id"))
-            .values(response_status=bindparam("status"), response_body=bindparam("body")),
-            [{"record_id": claim.record_id, "status": status, "body": body} for claim, status, body in answers])
+    bulk.update_rows(session, IdempotencyRecord.__table__, "id", [
+        {"id": claim.record_id, "response_status": status, "response_body": body} for claim, status, body in answers])
 
 
 def purge_before(session: Session, cutoff: datetime) -> int:

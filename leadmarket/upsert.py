@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from leadmarket import bulk
+
 
 def _insert_for(session: Session, model: Any) -> Any:
     dialect = session.get_bind().dialect.name
@@ -37,9 +39,8 @@ def insert_or_take_over(session: Session, model: Any, values: dict[str, Any], *,
 
 def insert_ignoring_conflicts(session: Session, model: Any, rows: list[dict[str, Any]], *,
                               conflict_columns: list[str], returning: list[Any]) -> list[Any]:
-    """`insert_ignoring_conflict` for several rows in one round trip: `returning` of each row
-    inserted (rows that clashed give nothing). Rows are written in the order given."""
-    if not rows:
-        return []
-    stmt = _insert_for(session, model).on_conflict_do_nothing(index_elements=conflict_columns)
-    return list(session.connection().execute(stmt.returning(*returning), rows).all())
+    """`insert_ignoring_conflict` for several rows in one round trip (`bulk.insert_rows`):
+    `returning` of each row inserted (rows that clashed give nothing). Rows are written in the
+    order given."""
+    return bulk.insert_rows(session, model.__table__, rows, conflict_columns=conflict_columns,
+                            returning=[attribute.expression.name for attribute in returning])

@@ -27,6 +27,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadmarket import bulk
 from leadmarket.errors import NotFound
 from leadmarket.identity import Principal, Role
 from marketplace.models import ConsentCertificate, Lead
@@ -56,19 +57,21 @@ def canonical_bytes(*, certificate_id: str, lead_id: int, text: str, given_at: d
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def record_certificate(session: Session, lead: Lead, now: datetime) -> ConsentCertificate | None:
-    """Seal the consent a new lead carries, in the caller's transaction (after the lead's flush)."""
-    consent = lead.consent
-    if not consent or "text" not in consent or "given_at" not in consent:
-        return None
-    given_at = datetime.fromisoformat(consent["given_at"]).astimezone(UTC)
-    fields: dict[str, Any] = {"certificate_id": str(uuid.uuid4()), "lead_id": lead.id, "text": consent["text"],
-                              "given_at": given_at, "ip": consent.get("ip"), "page_url": consent.get("page_url")}
-    digest = hashlib.sha256(canonical_bytes(**fields)).hexdigest()
-    del fields["ip"]  # sealed with the lead
-    certificate = ConsentCertificate(**fields, sha256=digest, created_at=now)
-    session.add(certificate)
-    return certificate
+def record_certificates(session: Session, leads: Iterable[Lead], now: datetime) -> None:
+    """Seal the consent each new lead carries, in the caller's transaction (after the leads got
+    their ids): one INSERT for all of them."""
+    rows = []
+    for lead in leads:
+        consent = lead.consent
+        if not consent or "text" not in consent or "given_at" not in consent:
+            continue
+        given_at = datetime.fromisoformat(consent["given_at"]).astimezone(UTC)
+        fields: dict[str, Any] = {"certificate_id": str(uuid.uuid4()), "lead_id": lead.id, "text": consent["text"],
+                                  "given_at": given_at, "ip": consent.get("ip"), "page_url": consent.get("page_url")}
+        digest = hashlib.sha256(canonical_bytes(**fields)).hexdigest()
+        del fields["ip"]  # sealed with the lead
+        rows.append({**fields, "sha256": digest, "created_at": now})
+    bulk.insert_rows(session, ConsentCertificate.__table__, rows)
 
 
 def certificates_for(session: Session, lead_ids: Iterable[int]) -> dict[int, tuple[str, str]]:

@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, insert, select, text, union
+from sqlalchemy import Select, bindparam, delete, select, text, union
 from sqlalchemy.orm import Session
 
-from leadmarket import crypto
+from leadmarket import bulk, crypto
 from marketplace.distribution import Outcome
 from marketplace.models import LEAD_CONTACT_PURPOSE, DedupeClaim, Lead, PersonKey, Vertical
 from marketplace.person_match import MATCH, PERSON_FIELDS, Person, best_match, blocking_keys, normalize_person
@@ -102,7 +102,7 @@ def check_people(session: Session, leads: list[tuple[Lead, Vertical]], now: date
                 found.setdefault(h, []).append(filed)
         # Core on the session's connection (as for the lock and the candidates): the leads are
         # flushed, and the ORM's bulk insert and autoflush cost more than these statements
-        session.connection().execute(insert(PersonKey), [
+        bulk.insert_rows(session, PersonKey.__table__, [
             {"vertical_id": vertical_id, "key_hash": h, "lead_id": leads[i][0].id} for i in indexes for h in hashes[i]])
     if matched:
         # Like an exact duplicate, a rejected lead holds no contact claim: its phone or e-mail posted

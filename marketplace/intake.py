@@ -28,7 +28,7 @@ from leadmarket.db import transaction
 from leadmarket.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from leadmarket.identity import Principal, Role
 from leadmarket.money import from_minor
-from marketplace import consents, dedupe, delivery, fuzzy_dedupe, lifecycle
+from marketplace import consents, dedupe, delivery, fuzzy_dedupe, lead_rows, lifecycle
 from marketplace.distribution import Outcome, distribute
 from marketplace.models import Lead
 from marketplace.schemas import LeadDecision, LeadSubmission, LeadView
@@ -213,10 +213,8 @@ def _take_many(session: Session, items: list[tuple[Lead, Offer, Seller | None]],
     Writes the outcomes on the leads and queues the affiliates' postbacks, in the open transaction.
     The leads must share no contact key (`_independent`)."""
     leads = [lead for lead, _, _ in items]
-    session.add_all(leads)
-    session.flush()
-    for lead in leads:
-        consents.record_certificate(session, lead, now)  # sealed as captured, whatever the outcome
+    lead_rows.insert_leads(session, leads)
+    consents.record_certificates(session, leads, now)  # sealed as captured, whatever the outcome
     outcomes: list[Outcome | None] = [None] * len(items)
     holders = dedupe.claim_contact_keys_many(session, [(lead, offer.vertical) for lead, offer, _ in items], now)
     unique = []
@@ -237,6 +235,7 @@ def _take_many(session: Session, items: list[tuple[Lead, Offer, Seller | None]],
         lead.status = lifecycle.initial_status(outcome.status)
         lead.reason, lead.payout_minor = outcome.reason, outcome.payout_minor
         lead.duplicate_of_id = outcome.duplicate_of
+    lead_rows.write_outcomes(session, leads)
     postbacks.queue_lead_events(session, leads)  # the affiliates' postbacks, committed with the leads
     return decided
 
