@@ -21,7 +21,9 @@ from sqlalchemy import Column, Row, Table, bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
-from sqlalchemy.types import JSON, String
+from sqlalchemy.types import JSON, String, TypeDecorator
+
+_POSTGRESQL = postgresql.dialect()
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]], *,
@@ -67,8 +69,13 @@ def update_rows(session: Session, table: Table, key: str, rows: Sequence[dict[st
 
 def bind(column: Column[Any], value: Any) -> Any:
     """A value as the driver takes it inside an array: JSON wrapped (None is JSON null, as the ORM
-    stores a None it was given), the rest as it is."""
-    return Jsonb(value) if isinstance(column.type, JSON) else value
+    stores a None it was given); a decorated type's own conversion and checks (`UTCDateTime`
+    refuses a naive time) as SQLAlchemy would apply them; the rest as it is."""
+    if isinstance(column.type, JSON):
+        return Jsonb(value)
+    if isinstance(column.type, TypeDecorator):
+        return column.type.process_bind_param(value, _POSTGRESQL)
+    return value
 
 
 def array_cast(column: Column[Any]) -> str:
@@ -78,7 +85,7 @@ def array_cast(column: Column[Any]) -> str:
         return "text[]"
     if isinstance(column.type, JSON):
         return "jsonb[]"
-    return column.type.compile(dialect=postgresql.dialect()) + "[]"
+    return column.type.compile(dialect=_POSTGRESQL) + "[]"
 
 
 def unnest(columns: Sequence[Column[Any]]) -> str:

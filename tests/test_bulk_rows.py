@@ -129,3 +129,9 @@ def test_an_over_long_value_is_refused_not_cut(db):
         bulk.insert_rows(session, IdempotencyRecord.__table__, [row])
     with db() as session:
         assert session.scalars(select(IdempotencyRecord)).all() == []
+
+
+def test_a_naive_time_is_refused_as_the_orm_refuses_it(db):
+    row = {"scope": "affiliate:1", "key": "k", "request_hash": "h" * 64, "created_at": NOW.replace(tzinfo=None)}
+    with db() as session, pytest.raises(ValueError, match="naive"), transaction(session):
+        bulk.insert_rows(session, IdempotencyRecord.__table__, [row])
