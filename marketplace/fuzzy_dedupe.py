@@ -126,7 +126,7 @@ def _lock(session: Session, hashes: list[int]) -> None:
         return  # SQLite has one writer at a time: the lead's INSERT already holds it
     session.connection().execute(text("SELECT count(pg_advisory_xact_lock(:namespace, k)) FROM "
                          "(SELECT DISTINCT k FROM unnest(CAST(:keys AS integer[])) AS k ORDER BY k) AS keys"),
-                    {"namespace": LOCK_NAMESPACE, "keys": sorted({h >> 32 for h in hashes})})
+                    {"namespace": LOCK_NAMESPACE, "keys": bulk.int_array(sorted({h >> 32 for h in hashes}))})
 
 
 @lru_cache(maxsize=64)
@@ -163,12 +163,14 @@ def _candidates(session: Session, vertical_id: int, hashes: list[int], cutoff: d
                 lead_ids: set[int]) -> dict[int, list[tuple[tuple[int, int | None], Person]]]:
     """Leads filed under any of `hashes` but `lead_ids`, by key hash, oldest first, as ((lead id,
     the lead it repeats), person); a lead found under several keys is opened once."""
-    params: dict[str, Any] = {"vertical_id": vertical_id, "cutoff": cutoff, "lead_ids": sorted(lead_ids)}
+    params: dict[str, Any] = {"vertical_id": vertical_id, "cutoff": cutoff}
     if session.get_bind().dialect.name == "postgresql":
-        rows = session.connection().execute(_CANDIDATES, {**params, "hashes": hashes})
+        rows = session.connection().execute(_CANDIDATES, {**params, "hashes": bulk.int_array(hashes),
+                                                          "lead_ids": bulk.int_array(sorted(lead_ids))})
     else:
+        keys = {f"k{i}": h for i, h in enumerate(hashes)}
         rows = session.connection().execute(_candidate_query(len(hashes)),
-                                            {**params, **{f"k{i}": h for i, h in enumerate(hashes)}})
+                                            {**params, "lead_ids": sorted(lead_ids), **keys})
     found: dict[int, list[tuple[tuple[int, int | None], Person]]] = {}
     people: dict[int, tuple[tuple[int, int | None], Person]] = {}
     for row in rows:

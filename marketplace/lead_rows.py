@@ -3,9 +3,9 @@
 Intake stores a batch of leads before deciding them (the claims, person keys and sales that follow
 point at their ids) and writes the decisions on them afterwards. The ORM's unit of work would
 render one multi-row statement per batch size, with a parameter per column and row, and walk every
-object and attribute twice; on PostgreSQL these two statements instead pass one array per column
-(`unnest`), so their text never changes: the driver parses it once and the server plans it once
-per connection. The leads end up exactly as a flush would leave them: persistent in the session,
+object and attribute twice; on PostgreSQL these two statements instead pass the batch as one
+JSON document (`leadmarket.bulk`), so their text never changes: the driver parses it once and the
+server plans it once per connection. The leads end up exactly as a flush would leave them: persistent in the session,
 sealed, every column loaded, nothing pending. SQLite (the embedded default) keeps the unit of work.
 """
 
@@ -39,8 +39,8 @@ def insert_leads(session: Session, leads: list[Lead]) -> None:
         return
     for lead in leads:
         lead.seal_personal_data()
-    params = {f"c{i}": [_insert_value(lead, column) for lead in leads] for i, column in enumerate(_COLUMNS)}
-    ids = session.connection().execute(_insert_statement(), params)
+    rows = [{column.name: _insert_value(lead, column) for column in _COLUMNS} for lead in leads]
+    ids = session.connection().execute(_insert_statement(), {"rows": bulk.encoded(rows)})
     for lead, (lead_id,) in zip(leads, ids, strict=True):
         state = lead.__dict__
         for column in _COLUMNS:
@@ -97,8 +97,8 @@ def _insert_statement() -> TextClause:
     # promised order); a CTE that is read twice is evaluated once.
     return text(f"""
 WITH batch AS MATERIALIZED (
-    SELECT {LEAD_ID_DEFAULT} AS id, u.*
-    FROM {bulk.unnest(_COLUMNS)} WITH ORDINALITY AS u({listed}, position)
+    SELECT {LEAD_ID_DEFAULT} AS id, {bulk.selected(_COLUMNS)}, position
+    FROM {bulk.recordset(_COLUMNS, ordinality=True)}
 ), stored AS (
     INSERT INTO lead (id, {listed}) SELECT id, {listed} FROM batch
 )

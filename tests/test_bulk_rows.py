@@ -1,6 +1,6 @@
 """Rows written in bulk (leadmarket/bulk.py, marketplace/lead_rows.py) are the rows the ORM would write.
 
-Intake stores a batch of leads with one `unnest` INSERT and writes their outcomes with one UPDATE;
+Intake stores a batch of leads with one JSON-recordset INSERT and writes their outcomes with one UPDATE;
 the leads must come out exactly as a flush would leave them, in the database and in the session.
 Real PostgreSQL.
 """
