@@ -1,11 +1,14 @@
 """Contact normalization: phones to E.164 (phonenumbers), e-mails checked and lower-cased, names trimmed.
 
-Each function returns the normalized value or raises ValueError with a human reason.
+Each function returns the normalized value or raises ValueError with a human reason. `phone_type`
+answers what kind of line a normalized number is; the fraud screen asks it of the number
+validation has just read, so it remembers the answer instead of parsing the number again.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 
 import phonenumbers
@@ -33,10 +36,46 @@ def phone(value: str, country_code: str | None) -> str:
         number = phonenumbers.parse(value, country_code)
     except phonenumbers.NumberParseException:
         raise ValueError("is not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
+    # A number is valid exactly when its region's metadata gives it a type (phonenumbers'
+    # `is_valid_number` is that test), so one lookup both validates and classifies it.
+    kind = phonenumbers.number_type(number)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         where = f" for {country_code}" if country_code and not value.strip().startswith("+") else ""
         raise ValueError(f"is not a valid phone number{where}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    _PHONE_TYPES.remember(e164, kind)
+    return e164
+
+
+def phone_type(e164: str) -> int:
+    """The `PhoneNumberType` of a number in E.164 (UNKNOWN when it is not a valid number)."""
+    kind = _PHONE_TYPES.get(e164)
+    if kind is None:
+        try:
+            kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
+        except phonenumbers.NumberParseException:
+            kind = phonenumbers.PhoneNumberType.UNKNOWN
+        _PHONE_TYPES.remember(e164, kind)
+    return kind
+
+
+class _Recent:
+    """The answers for the last few thousand numbers: enough for the batch being decided."""
+
+    def __init__(self, size: int) -> None:
+        self._size, self._items, self._lock = size, dict[str, int](), threading.Lock()
+
+    def get(self, key: str) -> int | None:
+        return self._items.get(key)
+
+    def remember(self, key: str, value: int) -> None:
+        with self._lock:
+            if len(self._items) >= self._size:
+                self._items.clear()  # start over: cheaper than tracking age, and it is only a cache
+            self._items[key] = value
+
+
+_PHONE_TYPES = _Recent(4096)
 
 
 def email(value: str) -> str:

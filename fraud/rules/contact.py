@@ -7,11 +7,11 @@ adds points.
 
 from __future__ import annotations
 
-import phonenumbers
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 from phonenumbers import PhoneNumberType
 
 from fraud.rules import Signal
+from marketplace import normalize
 from marketplace.models import Lead
 
 # Numbers people give as their own are mobile or fixed lines; VoIP is common but also what
@@ -55,13 +55,10 @@ TEST_DOMAINS = frozenset({"test.com", "testing.com", "domain.com", "fake.com", "
 
 
 def phone_signals(e164: str) -> list[Signal]:
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
+    kind = normalize.phone_type(e164)
+    if kind == PhoneNumberType.UNKNOWN:
         return [Signal("phone_invalid", 70)]
-    if not phonenumbers.is_valid_number(number):
-        return [Signal("phone_invalid", 70)]
-    signal = PHONE_TYPES.get(phonenumbers.number_type(number))
+    signal = PHONE_TYPES.get(kind)
     return [signal] if signal else []
 
 
