@@ -10,7 +10,7 @@ check against a plain table, and the lock makes intake's later UPDATE of the sam
 16-lead batch writes ~100 person keys and ~32 claims, so the two keys cost ~25 % of the batch's
 time in the database. These two tables are lookups that intake writes for leads it inserted a
 moment before in the same transaction, so on PostgreSQL the reference is checked by an AFTER ...
-FOR EACH STATEMENT trigger over the rows the statement wrote (one anti-join per statement): a key
+FOR EACH STATEMENT trigger over the rows the statement wrote (one primary-key probe per named lead): a key
 or claim naming a lead that does not exist is refused with SQLSTATE 23503, as a foreign key would.
 Unlike a foreign key it does not stop a lead's month from being detached while keys still name
 its leads; those keys then match nothing (the candidate query joins `lead`) and a claim older than
@@ -33,9 +33,13 @@ CHECKED = {"person_key": ("INSERT",), "dedupe_claim": ("INSERT", "UPDATE")}
 
 CHECK_FUNCTION = """
 CREATE FUNCTION written_leads_exist() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    named bigint[];
 BEGIN
-    IF EXISTS (SELECT 1 FROM (SELECT DISTINCT lead_id FROM written) AS w
-               WHERE NOT EXISTS (SELECT 1 FROM lead WHERE lead.id = w.lead_id)) THEN
+    SELECT array_agg(DISTINCT lead_id) INTO named FROM written;
+    -- one probe of the primary key per named lead (`= ANY` of an array is an index condition;
+    -- an anti-join, planned without knowing how few rows `written` holds, could scan all of `lead`)
+    IF named IS NOT NULL AND (SELECT count(*) FROM lead WHERE id = ANY(named)) < cardinality(named) THEN
         RAISE EXCEPTION 'insert or update on table "%" names a lead that does not exist', TG_TABLE_NAME
             USING ERRCODE = 'foreign_key_violation', TABLE = TG_TABLE_NAME, COLUMN = 'lead_id';
     END IF;
