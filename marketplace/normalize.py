@@ -60,7 +60,8 @@ def phone_type(e164: str) -> int:
 
 
 class _Recent:
-    """The answers for the last few thousand numbers: enough for the batch being decided."""
+    """The answers for the last few hundred numbers: enough for the batches being decided, and few
+    enough that the process does not keep a long list of people's numbers."""
 
     def __init__(self, size: int) -> None:
         self._size, self._items, self._lock = size, dict[str, int](), threading.Lock()
@@ -75,7 +76,7 @@ class _Recent:
             self._items[key] = value
 
 
-_PHONE_TYPES = _Recent(4096)
+_PHONE_TYPES = _Recent(256)
 
 
 def email(value: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from fraud.rules import Signal
@@ -42,7 +43,12 @@ def form_signals(form_seconds: float | None, min_seconds: int) -> list[Signal]:
 def user_agent_signals(user_agent: str | None) -> list[Signal]:
     if user_agent is None or not user_agent.strip():
         return [USER_AGENT_MISSING]
-    return [USER_AGENT_BOT] if BOT_AGENT.search(user_agent.strip()) else []
+    return [USER_AGENT_BOT] if _is_bot(user_agent.strip()) else []
+
+
+@lru_cache(maxsize=4096)  # traffic repeats a few hundred browser strings: each is searched once
+def _is_bot(user_agent: str) -> bool:
+    return BOT_AGENT.search(user_agent) is not None
 
 
 def consent_signals(consent: dict[str, Any] | None, lead_at: datetime, max_age: timedelta) -> list[Signal]:

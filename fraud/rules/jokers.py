@@ -35,6 +35,8 @@ _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "qwertzuiop", "yxcvbnm", "azertyu
 KEYBOARD_RUNS = frozenset(
     row[i:i + 5] for base in _ROWS for row in (base, base[::-1]) for i in range(len(row) - 4)
 ) | {"qwer", "asdf", "zxcv", "poiu", "lkjh", "mnbv", "abcd"}
+# any of the runs, found by one search in C (longest first, as `in` would find any of them)
+_KEYBOARD = re.compile("|".join(re.escape(run) for run in sorted(KEYBOARD_RUNS, key=len, reverse=True)))
 _REPEAT = re.compile(r"([a-z])\1{2,}")
 _DIGIT = re.compile(r"\d")
 _ROMAN = re.compile(r"^(ii|iii|iv|vi|vii|viii)$")
@@ -54,7 +56,7 @@ def name_signals(first_name: str, last_name: str) -> list[Signal]:
         if name in TEST_NAMES or any(w in TEST_NAMES for w in words):
             signals.add(NAME_TEST)
         for word in words:
-            if any(run in word for run in KEYBOARD_RUNS):
+            if _KEYBOARD.search(word):
                 signals.add(NAME_KEYBOARD)
             if _ROMAN.match(word):
                 continue  # "Koch III"

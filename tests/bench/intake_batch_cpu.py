@@ -46,7 +46,7 @@ def main() -> int:
         from marketplace.intake import LeadPost, submit_leads
         from marketplace.schemas import LeadSubmission
 
-        configure(Settings(database_url=bench.url, redis_url=REDIS_URL, currency="USD"))
+        configure(Settings(database_url=bench.url, redis_url=REDIS_URL, redis_prefix=PREFIX, currency="USD"))
         engine = make_engine(bench.url)
         sessions = make_sessionmaker(engine)
         with sessions() as session:
