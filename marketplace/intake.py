@@ -289,7 +289,7 @@ def active_offers(session: Session, wanted: list[tuple[int | None, int | None]])
 
 def _new_lead(principal: Principal, offer: Offer, valid: ValidLead, now: datetime) -> Lead:
     contact = valid.contact
-    return Lead(
+    return Lead.new(
         offer_id=offer.id, affiliate_id=principal.affiliate_id, vertical_id=offer.vertical_id, status="accepted",
         click_id=valid.click_id, **{key: valid.sub_ids.get(key) for key in ("sub1", "sub2", "sub3", "sub4", "sub5")},
         first_name=contact["first_name"], last_name=contact["last_name"], email=contact.get("email"),

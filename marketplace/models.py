@@ -168,6 +168,24 @@ class Lead(Base):
 
     # ------------------------------------------------------------ personal data, sealed
 
+    @classmethod
+    def new(cls, *, meta: dict[str, Any] | None = None, consent: dict[str, Any] | None = None,
+            date_of_birth: date | None = None, postal_code: str | None = None, **fields: Any) -> Lead:
+        """`Lead(**fields)` with the personal data set in one step: through the constructor each
+        sealed field merges the whole of it again (intake makes thousands of leads a second)."""
+        personal = {name: fields.pop(name) for name in SEALED_CONTACT if name in fields}
+        meta = meta or {}
+        lead = cls(**fields, postal_prefix=postal_code[:POSTAL_PREFIX] if postal_code else None,
+                   meta_plain={k: v for k, v in meta.items() if k not in SEALED_META},
+                   consent_plain=None if consent is None else {
+                       k: v for k, v in consent.items() if k not in SEALED_CONSENT})
+        lead._change_personal({
+            **personal, "postal_code": postal_code,
+            "date_of_birth": date_of_birth.isoformat() if date_of_birth else None,
+            "meta": {k: meta[k] for k in SEALED_META if meta.get(k) is not None},
+            "consent": {k: consent[k] for k in SEALED_CONSENT if consent.get(k) is not None} if consent else None})
+        return lead
+
     def personal_data(self) -> dict[str, Any]:
         """The opened personal data (read-only view): opened once per loaded value, then cached."""
         state = self.__dict__

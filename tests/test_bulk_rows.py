@@ -7,7 +7,7 @@ Real PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import event, inspect, select, text
@@ -23,6 +23,10 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def new_lead(network, n: int, **overrides) -> Lead:
+    return Lead(**_lead_fields(network, n, **overrides))
+
+
+def _lead_fields(network, n: int, **overrides) -> dict:
     fields = dict(
         offer_id=network.cpl_offer["id"], affiliate_id=network.affiliate["id"], vertical_id=network.vertical["id"],
         status="accepted", first_name="Maria", last_name="Lopez", email=f"maria.{n}@example.org",
@@ -31,7 +35,7 @@ def new_lead(network, n: int, **overrides) -> Lead:
         meta={"ip": "8.8.8.8", "user_agent": "Mozilla/5.0", "form_seconds": 30}, payout_minor=0, currency="USD",
         created_at=NOW, sub1="campaign-7")
     fields.update(overrides)
-    return Lead(**fields)
+    return fields
 
 
 def stored_row(session, lead_id: int) -> dict:
@@ -57,6 +61,29 @@ def test_a_lead_inserted_in_bulk_is_the_row_the_orm_writes(db, network):
         assert (loaded.email, loaded.phone, loaded.meta["ip"], loaded.consent["ip"]) == (
             "maria.1@example.org", "+14152630001", "8.8.8.8", "8.8.8.8")
         assert loaded.fraud_reasons == [] and loaded.source == "api"  # the columns' defaults
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"consent": None, "sub1": None, "email": None},
+    {"date_of_birth": date(1990, 4, 2), "address": "12 Main St", "meta": {"ip": "8.8.8.8"}},
+])
+def test_a_lead_made_with_its_personal_data_in_one_step_is_the_lead_the_constructor_makes(db, network, overrides):
+    """Intake makes leads with `Lead.new` (the personal data merged once): same row, same data."""
+    with db() as session, transaction(session):
+        by_constructor = new_lead(network, 3, **overrides)
+        by_new = Lead.new(**_lead_fields(network, 3, **overrides))
+        assert by_new.personal_data() == by_constructor.personal_data()
+        assert (by_new.meta, by_new.consent, by_new.postal_prefix, by_new.date_of_birth) == (
+            by_constructor.meta, by_constructor.consent, by_constructor.postal_prefix, by_constructor.date_of_birth)
+        session.add_all([by_constructor])
+        session.flush()
+        lead_rows.insert_leads(session, [by_new])
+        ids = (by_constructor.id, by_new.id)
+
+    with db() as session:
+        assert stored_row(session, ids[0]) == stored_row(session, ids[1])
+        assert session.get(Lead, ids[1]).personal_data() == session.get(Lead, ids[0]).personal_data()
 
 
 def test_ids_come_back_in_the_batch_order_and_the_leads_are_persistent_and_loaded(db, network):

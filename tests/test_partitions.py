@@ -129,5 +129,5 @@ def test_person_keys_and_claims_name_a_lead_that_exists(client, network, engine,
         assert connection.execute(text("SELECT count(*) FROM person_key")).scalar_one() == keys_before
         assert connection.execute(text("SELECT lead_id FROM dedupe_claim ORDER BY key_kind")).all() == claims_before
     with engine.begin() as connection:  # the same rows for the lead that exists are taken
-        connection.execute(text("INSERT INTO person_key (vertical_id, key_hash, lead_id) VALUES (:vertical, 44, :lead)"),
-                           params)
+        connection.execute(text(
+            "INSERT INTO person_key (vertical_id, key_hash, lead_id) VALUES (:vertical, 44, :lead)"), params)
