@@ -9,6 +9,11 @@ decided form the next one, so a transaction's and a statement's fixed costs are 
 them. A decider waits for company (at most GATHER_SECONDS) only when its last batch had some: posts
 answered together come back together. Two deciders overlap one batch's Python with the other's
 database round trips. A decider with nothing to do for IDLE_SECONDS ends; the next post starts one.
+
+A decider keeps its database connection from one batch to the next when they follow within
+REUSE_SECONDS: under load that saves each batch the pool's checkout and liveness ping (a round
+trip); a connection idle for longer goes back to the pool, and the next batch takes one the pool
+has pinged, so a database restart still costs no batch.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session, sessionmaker
 
 from leadmarket.errors import ServiceUnavailable
 from marketplace.intake import Answer, LeadPost, submit_leads
@@ -29,6 +36,7 @@ MAX_BATCH = 32  # enough to share the fixed costs; small enough to keep one batc
 DECIDERS = 2
 GATHER_SECONDS = 0.002
 IDLE_SECONDS = 10.0
+REUSE_SECONDS = 1.0
 
 
 class _Waiting:
@@ -44,7 +52,7 @@ class _Waiting:
 class IntakeBatcher:
     """Gathers concurrent posts of one process into batches (see the module's docstring)."""
 
-    def __init__(self, sessions: Callable[[], Session], *, max_batch: int = MAX_BATCH,
+    def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = MAX_BATCH,
                  deciders: int = DECIDERS) -> None:
         self._sessions = sessions
         self._max_batch, self._max_deciders = max_batch, deciders
@@ -92,10 +100,12 @@ class IntakeBatcher:
 
     def _decide_loop(self) -> None:
         batch: list[_Waiting] = []
+        connection = _Connection(self._sessions)
         try:
             while batch := self._next_batch():
-                self._decide(batch)
+                self._decide(batch, connection)
         finally:
+            connection.close()
             if batch:  # the thread is dying with posts taken (an error in `_decide` itself)
                 for waiting in batch:
                     waiting.deliver(ServiceUnavailable("intake stopped before deciding this lead; post it again"))
@@ -123,15 +133,44 @@ class IntakeBatcher:
             self._last_batch = len(batch)
             return batch
 
-    def _decide(self, batch: list[_Waiting]) -> None:
+    def _decide(self, batch: list[_Waiting], connection: _Connection) -> None:
         try:
-            with self._sessions() as session:
+            with connection.session() as session:
                 answers: list[Answer] = submit_leads(session, [waiting.post for waiting in batch])
         except Exception as exc:  # every post of the batch gets the error; none waits forever
             answers = [exc] * len(batch)
         for waiting, answer in zip(batch, answers, strict=True):
             waiting.deliver(answer)
         batch.clear()  # answered: `_decide_loop` must not answer them again
+
+
+class _Connection:
+    """One decider's database connection, kept between batches that follow closely (see the
+    module's docstring). Used by its own thread only."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._connection: Connection | None = None
+        self._used = 0.0
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session on the kept connection; it commits or rolls back its own transaction there."""
+        if self._connection is not None and (
+                self._connection.invalidated or time.monotonic() - self._used > REUSE_SECONDS):
+            self.close()
+        if self._connection is None:
+            self._connection = self._sessions.kw["bind"].connect()  # checked out, and pinged, by the pool
+        try:
+            with self._sessions(bind=self._connection) as session:
+                yield session
+        finally:
+            self._used = time.monotonic()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()
 
 
 def _resolve(future: asyncio.Future[Answer], answer: Answer) -> None:

@@ -353,7 +353,7 @@ def _current_book(session: Session, vertical_id: int) -> OrderBook:
     # lead (intake writes the lead's outcome once, at its commit) and none of the ORM's overhead.
     stamp = session.connection().execute(
         select(OrderBookVersion.version).where(OrderBookVersion.vertical_id == vertical_id)).scalar_one_or_none()
-    key = (session.get_bind().url.render_as_string(hide_password=True), vertical_id)
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), vertical_id)
     book = _books.get(key)
     if book is not None and book.stamp == stamp:
         return book
@@ -379,6 +379,6 @@ def match(session: Session, lead: Lead, *, now: datetime) -> list[OrderTerms]:
 
 
 def note_capped(session: Session, vertical_id: int, order_id: int, until: datetime) -> None:
-    book = _books.get((session.get_bind().url.render_as_string(hide_password=True), vertical_id))
+    book = _books.get((session.get_bind().engine.url.render_as_string(hide_password=True), vertical_id))
     if book is not None:
         book.note_capped(order_id, until)

@@ -169,6 +169,42 @@ def test_a_decider_that_went_idle_is_replaced_by_the_next_post(db, network, monk
     assert (first.status, second.status) == ("accepted", "accepted")
 
 
+def test_a_decider_keeps_its_connection_between_close_batches_and_not_after_idling(db, network, monkeypatch):
+    """Batches in a row share the decider's connection (no pool checkout, no liveness ping each);
+    after REUSE_SECONDS idle it goes back to the pool, so a connection the server dropped meanwhile
+    costs no post."""
+    from sqlalchemy import event, text
+
+    engine = db.kw["bind"]
+    checkouts: list[str] = []  # by the decider's thread
+
+    def checkout(*_args: object) -> None:
+        if threading.current_thread().name == "leadmarket-intake":
+            checkouts.append("decider")
+
+    event.listen(engine, "checkout", checkout)
+    monkeypatch.setattr(batching, "IDLE_SECONDS", 2.0)  # the decider outlives the idle pause below, then ends
+    monkeypatch.setattr(batching, "REUSE_SECONDS", 0.5)
+    batcher = batching.IntakeBatcher(db, deciders=1)
+    offer_id = network.cpl_offer["id"]
+    try:
+        in_a_row = [batcher.submit(p) for p in posts(db, network, [stranger(offer_id) for _ in range(3)])]
+        assert [a.status for a in in_a_row] == ["accepted"] * 3
+        assert len(checkouts) == 1  # one checkout for three batches
+
+        with db() as session:  # the server drops the decider's connection while it idles
+            killed = session.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state = 'idle'")).scalar_one()
+        assert killed >= 1
+        threading.Event().wait(0.7)
+        after = batcher.submit(posts(db, network, [stranger(offer_id)])[0])
+        assert after.status == "accepted"  # a fresh, pinged connection from the pool
+        assert len(checkouts) >= 2
+    finally:
+        event.remove(engine, "checkout", checkout)
+
+
 @pytest.mark.parametrize("concurrent", [8])
 def test_identical_posts_through_the_api_at_once_accept_exactly_one(client, network, concurrent):
     body = stranger(network.cpl_offer["id"])
