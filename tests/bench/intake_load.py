@@ -7,6 +7,10 @@ PostgreSQL database (migrated with Alembic, seeded through the services), then p
   1. ceiling: closed-loop load on POST /bench/ceiling (mounted by LEADMARKET_BENCH_CEILING=1;
      it stores the posted JSON in one INSERT, nothing else),
   2. intake: closed-loop load on POST /api/v1/leads with unique, valid, realistic leads,
+     — these two alternate in slices of --slice seconds (each slice after a short warm-up), so
+     both see the machine as it is at the same moments: on a shared VM the CPU's speed drifts
+     over tens of seconds, and a ceiling measured in one stretch and intake in the next made the
+     ratio swing by ±10 points,
   3. intake at half the measured intake throughput, open loop (requests start on a fixed
      schedule; latency counts from the scheduled start, so queueing is not hidden).
 It prints requests/s, p50, p99 and errors for each, the intake/ceiling ratio, and a summary
@@ -131,6 +135,8 @@ class LeadFactory:
 
 # ---------------------------------------------------------------- load
 
+SLICE_WARMUP = 0.5  # unmeasured seconds at the start of each slice after the first
+
 
 @dataclass
 class Phase:
@@ -209,10 +215,10 @@ async def measure_window(phase: Phase, pgid: int, database: str, start: float, e
         await asyncio.sleep(min(0.2, max(0.0, end - time.perf_counter())))
         server_now, seen = _process_ticks(pgid, database)
         last.update(seen)
-    tick = os.sysconf("SC_CLK_TCK")
-    phase.server_cpu = (server_now - server) / tick
-    phase.database_cpu = sum(ticks - first.get(pid, 0) for pid, ticks in last.items()) / tick
-    phase.client_cpu = time.process_time() - client
+    tick = os.sysconf("SC_CLK_TCK")  # a phase measured in slices adds them up
+    phase.server_cpu += (server_now - server) / tick
+    phase.database_cpu += sum(ticks - first.get(pid, 0) for pid, ticks in last.items()) / tick
+    phase.client_cpu += time.process_time() - client
 
 
 async def _send(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str],
@@ -273,7 +279,7 @@ async def closed_loop(url: str, phase: Phase, bodies: Callable[[], bytes], heade
 
         await asyncio.gather(measure_window(phase, pgid, database, window_start, window_end),
                              *(client() for _ in range(connections)))
-        phase.seconds = min(time.perf_counter(), window_end) - window_start
+        phase.seconds += min(time.perf_counter(), window_end) - window_start
     return phase
 
 
@@ -305,7 +311,7 @@ async def open_loop(url: str, phase: Phase, bodies: Callable[[], bytes], headers
             task.add_done_callback(tasks.discard)
         await asyncio.gather(*tasks)
         await asyncio.sleep(max(0.0, window_start + duration - time.perf_counter()))
-        phase.seconds = duration
+        phase.seconds += duration
     # Open loop: throughput is what was offered and answered in the window, not a maximum.
     return phase
 
@@ -379,19 +385,24 @@ class Round:
 
 async def run_round(server: Server, bench: Bench, leads: LeadFactory, args: argparse.Namespace) -> Round:
     ceiling_bodies = itertools.cycle([leads() for _ in range(1000)]).__next__  # same JSON, no API work
-    window = {"pgid": server.process.pid, "database": bench.database, "warmup": args.warmup,
-              "duration": args.duration}
-    ceiling = await closed_loop(server.base + "/bench/ceiling", Phase("ceiling"), ceiling_bodies, _headers(None, False),
-                                connections=args.connections, max_requests=args.max_requests, check_accepted=False,
-                                **window)
-    print("   ", ceiling.line(), flush=True)
+    window = {"pgid": server.process.pid, "database": bench.database}
     headers = _headers(bench.api_key, args.idempotency_key)
-    intake = await closed_loop(server.base + "/api/v1/leads", Phase("intake"), leads, headers,
-                               connections=args.connections, max_requests=args.max_requests, check_accepted=True,
-                               **window)
+    ceiling, intake = Phase("ceiling"), Phase("intake")
+    slices = max(1, round(args.duration / args.slice))
+    for n in range(slices):  # alternate: the two endpoints meet the same machine
+        slice_window = {**window, "warmup": args.warmup if n == 0 else SLICE_WARMUP,
+                        "duration": args.duration / slices}
+        await closed_loop(server.base + "/bench/ceiling", ceiling, ceiling_bodies, _headers(None, False),
+                          connections=args.connections, max_requests=args.max_requests, check_accepted=False,
+                          **slice_window)
+        await closed_loop(server.base + "/api/v1/leads", intake, leads, headers,
+                          connections=args.connections, max_requests=args.max_requests, check_accepted=True,
+                          **slice_window)
+    print("   ", ceiling.line(), flush=True)
     print("   ", intake.line(), flush=True)
     half = await open_loop(server.base + "/api/v1/leads", Phase("intake @ half max"), leads, headers,
-                           rate=max(1.0, intake.rps / 2), connections=max(64, args.connections * 4), **window)
+                           rate=max(1.0, intake.rps / 2), connections=max(64, args.connections * 4),
+                           warmup=args.warmup, duration=args.duration, **window)
     print("   ", half.line(), flush=True)
     print(f"    ratio intake/ceiling: {intake.rps / ceiling.rps:.0%}" if ceiling.rps else "", flush=True)
     for phase in (ceiling, intake, half):
@@ -414,7 +425,8 @@ def summary(results: dict[int, list[Round]], args: argparse.Namespace, command: 
         f"Command: `{command}` ({datetime.now(UTC):%Y-%m-%d})  ",
         f"Machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
         f"{_pg_version()}, all local. The load generator (one asyncio process, {args.connections} keep-alive "
-        f"connections) runs on the same cores. {args.warmup:g} s warm-up + {args.duration:g} s measured per phase; "
+        f"connections) runs on the same cores. {args.warmup:g} s warm-up + {args.duration:g} s measured per phase, "
+        f"ceiling and intake alternating in {args.slice:g} s slices ({SLICE_WARMUP:g} s warm-up each); "
         f"every lead is unique and carries {'an' if args.idempotency_key else 'no'} Idempotency-Key. "
         f"Each cell: median of {rounds} round(s) (min–max).",
         "",
@@ -482,6 +494,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per phase")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before each phase")
+    parser.add_argument("--slice", type=float, default=2.0,
+                        help="ceiling and intake alternate in slices this long (measured seconds each)")
     parser.add_argument("--max-requests", type=int, default=200_000, help="cap on requests per closed-loop phase")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per worker count (median and spread)")
     parser.add_argument("--no-idempotency-key", dest="idempotency_key", action="store_false",
