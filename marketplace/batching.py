@@ -121,17 +121,19 @@ class IntakeBatcher:
         """The next batch, once there is work; empty after IDLE_SECONDS without any."""
         with self._lock:
             idle_until = time.monotonic() + IDLE_SECONDS
-            while not self._queue:
-                left = idle_until - time.monotonic()
-                if left <= 0:
-                    return []
-                self._arrived.wait(left)
-            wanted, gather_until = min(self._max_batch, self._last_batch), time.monotonic() + GATHER_SECONDS
-            while len(self._queue) < wanted and (left := gather_until - time.monotonic()) > 0:
-                self._arrived.wait(left)
-            batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
-            self._last_batch = len(batch)
-            return batch
+            while True:
+                while not self._queue:
+                    left = idle_until - time.monotonic()
+                    if left <= 0:
+                        return []
+                    self._arrived.wait(left)
+                wanted, gather_until = min(self._max_batch, self._last_batch), time.monotonic() + GATHER_SECONDS
+                while len(self._queue) < wanted and (left := gather_until - time.monotonic()) > 0:
+                    self._arrived.wait(left)
+                batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
+                if batch:  # the other decider may have taken them while this one gathered
+                    self._last_batch = len(batch)
+                    return batch
 
     def _decide(self, batch: list[_Waiting], connection: _Connection) -> None:
         try:
