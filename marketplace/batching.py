@@ -13,7 +13,8 @@ database round trips. A decider with nothing to do for IDLE_SECONDS ends; the ne
 A decider keeps its database connection from one batch to the next when they follow within
 REUSE_SECONDS: under load that saves each batch the pool's checkout and liveness ping (a round
 trip); a connection idle for longer goes back to the pool, and the next batch takes one the pool
-has pinged, so a database restart still costs no batch.
+has pinged, so a connection the server dropped while it idled costs no batch (one dropped while in
+use fails its batch, as it did before).
 """
 
 from __future__ import annotations
