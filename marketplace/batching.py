@@ -13,23 +13,28 @@ database round trips. A decider with nothing to do for IDLE_SECONDS ends; the ne
 A decider keeps its database connection from one batch to the next when they follow within
 REUSE_SECONDS: under load that saves each batch the pool's checkout and liveness ping (a round
 trip); a connection idle for longer goes back to the pool, and the next batch takes one the pool
-has pinged, so a connection the server dropped while it idled costs no batch (one dropped while in
-use fails its batch, as it did before).
+has pinged. A kept connection whose server ended the session (a restart, a terminated backend)
+shows it as a readable socket, checked with one non-blocking poll before each batch: it is
+replaced by a pinged one, so such a connection costs no batch (one dropped while in use fails its
+batch, as it did before). After a batch that met any error other than a post's own (a 4xx), the
+connection goes back too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import psycopg
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from leadmarket.errors import ServiceUnavailable
+from leadmarket.errors import DomainError, ServiceUnavailable
 from marketplace.intake import Answer, LeadPost, submit_leads
 from marketplace.schemas import LeadDecision
 
@@ -142,6 +147,8 @@ class IntakeBatcher:
                 answers: list[Answer] = submit_leads(session, [waiting.post for waiting in batch])
         except Exception as exc:  # every post of the batch gets the error; none waits forever
             answers = [exc] * len(batch)
+        if any(isinstance(answer, Exception) and not isinstance(answer, DomainError) for answer in answers):
+            connection.close()  # a database error may have left it broken: the next batch takes a pinged one
         for waiting, answer in zip(batch, answers, strict=True):
             waiting.deliver(answer)
         batch.clear()  # answered: `_decide_loop` must not answer them again
@@ -160,7 +167,8 @@ class _Connection:
     def session(self) -> Iterator[Session]:
         """A session on the kept connection; it commits or rolls back its own transaction there."""
         if self._connection is not None and (
-                self._connection.invalidated or time.monotonic() - self._used > REUSE_SECONDS):
+                self._connection.invalidated or time.monotonic() - self._used > REUSE_SECONDS
+                or _closed_by_server(self._connection)):
             self.close()
         if self._connection is None:
             self._connection = self._sessions.kw["bind"].connect()  # checked out, and pinged, by the pool
@@ -174,6 +182,19 @@ class _Connection:
         if self._connection is not None:
             connection, self._connection = self._connection, None
             connection.close()
+
+
+def _closed_by_server(connection: Connection) -> bool:
+    """Whether the server ended the session of an idle connection: a socket that is readable while
+    no query is out holds the server's goodbye (or EOF). One non-blocking poll, no round trip."""
+    pgconn = getattr(connection.connection.dbapi_connection, "pgconn", None)
+    if pgconn is None:
+        return False  # SQLite: no server
+    try:
+        readable, _, _ = select.select([pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError):
+        return True
+    return bool(readable)
 
 
 def _resolve(future: asyncio.Future[Answer], answer: Answer) -> None:

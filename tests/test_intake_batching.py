@@ -169,10 +169,12 @@ def test_a_decider_that_went_idle_is_replaced_by_the_next_post(db, network, monk
     assert (first.status, second.status) == ("accepted", "accepted")
 
 
-def test_a_decider_keeps_its_connection_between_close_batches_and_not_after_idling(db, network, monkeypatch):
-    """Batches in a row share the decider's connection (no pool checkout, no liveness ping each);
-    after REUSE_SECONDS idle it goes back to the pool, so a connection the server dropped meanwhile
-    costs no post."""
+@pytest.mark.parametrize("reuse_seconds", [0.5, 30.0])
+def test_a_decider_keeps_its_connection_between_close_batches_but_not_one_the_server_dropped(
+        db, network, monkeypatch, reuse_seconds):
+    """Batches in a row share the decider's connection (no pool checkout, no liveness ping each).
+    A connection the server dropped costs no post: after REUSE_SECONDS idle it went back to the
+    pool anyway, and within them the decider sees the server's goodbye on the socket."""
     from sqlalchemy import event, text
 
     engine = db.kw["bind"]
@@ -184,7 +186,7 @@ def test_a_decider_keeps_its_connection_between_close_batches_and_not_after_idli
 
     event.listen(engine, "checkout", checkout)
     monkeypatch.setattr(batching, "IDLE_SECONDS", 2.0)  # the decider outlives the idle pause below, then ends
-    monkeypatch.setattr(batching, "REUSE_SECONDS", 0.5)
+    monkeypatch.setattr(batching, "REUSE_SECONDS", reuse_seconds)
     batcher = batching.IntakeBatcher(db, deciders=1)
     offer_id = network.cpl_offer["id"]
     try:
@@ -197,7 +199,7 @@ def test_a_decider_keeps_its_connection_between_close_batches_and_not_after_idli
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND pid <> pg_backend_pid() AND state = 'idle'")).scalar_one()
         assert killed >= 1
-        threading.Event().wait(0.7)
+        threading.Event().wait(0.7)  # past REUSE_SECONDS, or not
         after = batcher.submit(posts(db, network, [stranger(offer_id)])[0])
         assert after.status == "accepted"  # a fresh, pinged connection from the pool
         assert len(checkouts) >= 2
