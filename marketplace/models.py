@@ -272,7 +272,7 @@ class DedupeClaim(Base):
     window; the unique key makes two simultaneous identical posts resolve to one winner.
     The key is a keyed hash, so this table holds no contact data. `lead_id` is checked by a
     statement-level trigger rather than a foreign key (migration 0018: a per-row check against the
-    partitioned `lead` costs a quarter of an intake batch's database time).
+    partitioned `lead` cost a fifth to a quarter of an intake batch's time).
     """
 
     __tablename__ = "dedupe_claim"
