@@ -91,7 +91,7 @@ def document(columns: Sequence[Column[Any]], rows: Sequence[dict[str, Any]]) -> 
     converted = [column for column in columns if _converts(column)]
     if converted:
         rows = [{**row, **{column.name: bind(column, row[column.name]) for column in converted}} for row in rows]
-    return _encode(rows).decode()
+    return encoded(rows)
 
 
 def encoded(rows: Sequence[dict[str, Any]]) -> str:

@@ -174,16 +174,12 @@ class Lead(Base):
         """`Lead(**fields)` with the personal data set in one step: through the constructor each
         sealed field merges the whole of it again (intake makes thousands of leads a second)."""
         personal = {name: fields.pop(name) for name in SEALED_CONTACT if name in fields}
-        meta = meta or {}
-        lead = cls(**fields, postal_prefix=postal_code[:POSTAL_PREFIX] if postal_code else None,
-                   meta_plain={k: v for k, v in meta.items() if k not in SEALED_META},
-                   consent_plain=None if consent is None else {
-                       k: v for k, v in consent.items() if k not in SEALED_CONSENT})
-        lead._change_personal({
-            **personal, "postal_code": postal_code,
-            "date_of_birth": date_of_birth.isoformat() if date_of_birth else None,
-            "meta": {k: meta[k] for k in SEALED_META if meta.get(k) is not None},
-            "consent": {k: consent[k] for k in SEALED_CONSENT if consent.get(k) is not None} if consent else None})
+        meta_plain, meta_sealed = _split_meta(meta)
+        consent_plain, consent_sealed = _split_consent(consent)
+        lead = cls(**fields, postal_prefix=_postal_prefix(postal_code), meta_plain=meta_plain,
+                   consent_plain=consent_plain)
+        lead._change_personal({**personal, "postal_code": postal_code, "date_of_birth": _iso(date_of_birth),
+                               "meta": meta_sealed, "consent": consent_sealed})
         return lead
 
     def personal_data(self) -> dict[str, Any]:
@@ -225,7 +221,7 @@ class Lead(Base):
 
     @date_of_birth.setter
     def date_of_birth(self, value: date | None) -> None:
-        self._change_personal({"date_of_birth": value.isoformat() if value else None})
+        self._change_personal({"date_of_birth": _iso(value)})
 
     @property
     def postal_code(self) -> str | None:
@@ -234,7 +230,7 @@ class Lead(Base):
     @postal_code.setter
     def postal_code(self, value: str | None) -> None:
         self._change_personal({"postal_code": value})
-        self.postal_prefix = value[:POSTAL_PREFIX] if value else None
+        self.postal_prefix = _postal_prefix(value)
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -242,9 +238,8 @@ class Lead(Base):
 
     @meta.setter
     def meta(self, value: dict[str, Any] | None) -> None:
-        value = value or {}
-        self.meta_plain = {k: v for k, v in value.items() if k not in SEALED_META}
-        self._change_personal({"meta": {k: value[k] for k in SEALED_META if value.get(k) is not None}})
+        self.meta_plain, sealed = _split_meta(value)
+        self._change_personal({"meta": sealed})
 
     @property
     def consent(self) -> dict[str, Any] | None:
@@ -254,9 +249,31 @@ class Lead(Base):
 
     @consent.setter
     def consent(self, value: dict[str, Any] | None) -> None:
-        self.consent_plain = None if value is None else {k: v for k, v in value.items() if k not in SEALED_CONSENT}
-        self._change_personal({"consent": {k: value[k] for k in SEALED_CONSENT if value.get(k) is not None}
-                               if value else None})
+        self.consent_plain, sealed = _split_consent(value)
+        self._change_personal({"consent": sealed})
+
+
+def _split_meta(value: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A lead's `meta` as (kept plain, sealed with the contact)."""
+    value = value or {}
+    return ({k: v for k, v in value.items() if k not in SEALED_META},
+            {k: value[k] for k in SEALED_META if value.get(k) is not None})
+
+
+def _split_consent(value: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """A lead's `consent` as (kept plain, sealed with the contact); None stays None."""
+    if value is None:
+        return None, None
+    return ({k: v for k, v in value.items() if k not in SEALED_CONSENT},
+            {k: value[k] for k in SEALED_CONSENT if value.get(k) is not None} or None)
+
+
+def _postal_prefix(postal_code: str | None) -> str | None:
+    return postal_code[:POSTAL_PREFIX] if postal_code else None
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 @event.listens_for(Lead, "before_insert")
